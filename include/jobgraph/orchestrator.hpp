@@ -1,0 +1,59 @@
+#pragma once
+/// @file orchestrator.hpp
+/// @brief Runs jobs: validates them, then runs every task the moment its dependencies are met.
+
+#include "jobgraph/observer.hpp"
+#include "jobgraph/registry.hpp"
+#include "jobgraph/result.hpp"
+#include "jobgraph/spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace jobgraph {
+
+namespace detail {
+struct Preparation;
+}
+
+/// @brief How an orchestrator runs jobs.
+struct OrchestratorOptions {
+    /// Worker threads per run; 0 means std::thread::hardware_concurrency().
+    std::size_t workers = 0;
+    /// Only for testing the deadlock safety net: accept batches without checking for cycles.
+    bool unsafe_skip_cycle_check = false;
+};
+
+/// @brief Runs jobs against a handler registry. Each run() starts its own pool of worker
+/// threads and joins it before returning; several runs may proceed at once from different
+/// threads. The registry must outlive the orchestrator and must not change while a run is on.
+class Orchestrator {
+public:
+    explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
+
+    /// @brief Runs a job to its end. An invalid spec runs nothing and comes back `failed`
+    /// with an errorMessage listing every problem.
+    JobResult run(const JobSpec& job, JobObserver* observer = nullptr) const;
+    /// @brief Same, from the contract's JSON form; problems of shape are listed with the rest.
+    JobResult run(const nlohmann::json& job, JobObserver* observer = nullptr) const;
+
+    /// @brief Every problem that would stop the job from running; empty if it is valid.
+    std::vector<std::string> validate(const JobSpec& job) const;
+    /// @brief Same, from JSON, shape problems included.
+    std::vector<std::string> validate(const nlohmann::json& job) const;
+
+    /// @brief The worker count each run uses.
+    std::size_t workers() const noexcept { return workers_; }
+
+private:
+    JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer) const;
+
+    const HandlerRegistry& registry_;
+    std::size_t workers_;
+    OrchestratorOptions options_;
+};
+
+}  // namespace jobgraph

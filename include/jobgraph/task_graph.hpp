@@ -1,0 +1,149 @@
+#pragma once
+/// @file task_graph.hpp
+/// @brief The job's structure on Boost.Graph: tasks, the waits between them, readiness and
+/// incremental cycle checking (behaviour.md sections 4 and 5).
+///
+/// An edge u -> v means "u waits for v to settle". Three kinds exist: a declared dependency
+/// (join: u may start once v and all of v's descendants succeeded), a sequential-mode order
+/// (u may start once v settled, whatever its outcome) and a child edge (parent u settles only
+/// after child v settled). A dependency on one's own ancestor adds no edge. The graph is a DAG
+/// at all times; batches that would close a cycle are refused before anything is added.
+/// Not thread-safe: the orchestrator guards it with its lock.
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace jobgraph {
+
+/// @brief Structure and readiness of a job's tasks.
+class TaskGraph {
+public:
+    using Index = std::uint32_t;
+
+    enum class Wait : std::uint8_t { join, order, child };
+    /// @brief How a task ended, as far as its waiters care.
+    enum class Outcome : std::uint8_t { succeeded, failed, aborted, planned };
+
+    /// @brief One task of a batch to add: its id and the ids it depends on.
+    struct NewTask {
+        std::string id;
+        std::vector<std::string> depends_on;
+        bool planned = false;  ///< plan mode: added as planned, never runs
+    };
+
+    /// @brief Tasks whose state moved on because of a change; the caller acts on them.
+    struct Changes {
+        std::vector<Index> ready;    ///< every wait is met: may start now
+        std::vector<Index> planned;  ///< cannot run before approval
+        /// Cannot run: a dependency (cause) or one of its descendants failed or was aborted.
+        std::vector<std::pair<Index, Index>> aborted;  ///< (task, cause)
+
+        bool empty() const noexcept { return ready.empty() && planned.empty() && aborted.empty(); }
+        void clear() noexcept { ready.clear(); planned.clear(); aborted.clear(); }
+    };
+
+    TaskGraph() = default;
+    // Ids are looked up through views into ids_: moving keeps them valid, copying would not.
+    TaskGraph(TaskGraph&&) = default;
+    TaskGraph& operator=(TaskGraph&&) = default;
+    TaskGraph(const TaskGraph&) = delete;
+    TaskGraph& operator=(const TaskGraph&) = delete;
+
+    // --- structure -----------------------------------------------------------------------
+
+    /// @brief Number of tasks.
+    std::size_t size() const noexcept { return ids_.size(); }
+    /// @brief The index of the task with this id.
+    std::optional<Index> find(std::string_view id) const;
+    const std::string& id(Index task) const { return ids_[task]; }
+    /// @brief The parent's index; nullopt for a root.
+    std::optional<Index> parent(Index task) const;
+    int depth(Index task) const { return graph_[task].depth; }
+    /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
+    bool is_ancestor(Index ancestor, Index task) const;
+
+    /// @brief Adds the initial tasks. Unknown dependencies and repeated ids are skipped (the
+    /// validator reports them); in sequential mode each root waits for the one before it.
+    void add_roots(const std::vector<NewTask>& roots, bool sequential);
+
+    /// @brief A cycle among all tasks as ids "a -> b -> a", or nullopt. O(V + E).
+    std::optional<std::string> find_any_cycle() const;
+
+    /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
+    std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
+    /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
+    std::vector<std::pair<std::string, std::string>> missing_dependencies(
+        const std::vector<NewTask>& batch) const;
+    /// @brief The cycle that adding @p batch under @p parent would close, as "a -> b -> a", or
+    /// nullopt. Costs what the batch's new edges can reach among unsettled tasks, never a walk
+    /// of the whole graph. Requires unique ids and known dependencies.
+    std::optional<std::string> cycle_through_batch(Index parent,
+                                                   const std::vector<NewTask>& batch) const;
+    /// @brief Adds a checked batch as children of a running @p parent and reports which of the
+    /// new tasks are ready, aborted or planned already. Returns the first new index.
+    Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
+
+    // --- readiness -----------------------------------------------------------------------
+
+    /// @brief The initial readiness after add_roots: every root with no waits is ready.
+    void start(Changes& changes);
+    /// @brief A ready task's handler was called.
+    void mark_started(Index task);
+    /// @brief A task ended (a started one, or a waiting one the caller planned or aborted).
+    /// Settles what can settle and reports the waiters that moved on.
+    void finish(Index task, Outcome outcome, Changes& changes);
+    /// @brief Ends every task not started yet (waiting or ready) as aborted, settles what that
+    /// settles, and returns those tasks in index order. For a job that stops early.
+    std::vector<Index> abort_not_started(Changes& changes);
+    /// @brief True once the task and all its descendants ended.
+    bool is_settled(Index task) const { return graph_[task].phase == Phase::settled; }
+    /// @brief Number of tasks not settled yet.
+    std::size_t unsettled() const noexcept { return unsettled_; }
+
+    /// @brief The edges u -> v ("u waits for v") with their kind, for export and tests.
+    std::vector<std::tuple<Index, Index, Wait>> edges() const;
+
+private:
+    enum class Phase : std::uint8_t { waiting, ready, running, finished, settled };
+    enum class Health : std::uint8_t { ok, planned, failed };
+
+    static constexpr Index no_parent = UINT32_MAX;
+
+    struct Node {
+        Index parent = no_parent;
+        int depth = 0;
+        std::uint32_t waits_left = 0;          // unmet waits before it may start
+        std::uint32_t children_unsettled = 0;  // it settles when this is 0 and it finished
+        Phase phase = Phase::waiting;
+        Health inherited = Health::ok;         // worst health among its settled join targets
+        Health subtree = Health::ok;           // its own and its settled children's, worst first
+    };
+
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait>;
+    using Vertex = Graph::vertex_descriptor;
+
+    Index add_node(const std::string& id, Index parent, int depth);
+    void add_wait(Index waiter, Index target, Wait kind);
+    static Health health_of(Outcome outcome) noexcept;
+    void end_unstarted(Index task, Health health, std::vector<Index>& to_settle);
+    void on_waits_met(Index task, Changes& changes, std::vector<Index>& to_settle);
+    void release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes,
+                        std::vector<Index>& to_settle);
+    void settle(std::vector<Index>& to_settle, Changes& changes);
+    std::string format_path(const std::vector<Index>& path) const;
+
+    Graph graph_;
+    std::deque<std::string> ids_;  // deque: stable addresses for the string_view keys below
+    std::unordered_map<std::string_view, Index> index_of_;
+    std::size_t unsettled_ = 0;
+};
+
+}  // namespace jobgraph

@@ -1,0 +1,22 @@
+#pragma once
+/// @file validation.hpp
+/// @brief Checks a job before anything runs (behaviour.md section 2).
+
+#include "jobgraph/registry.hpp"
+#include "jobgraph/spec.hpp"
+
+#include <string>
+#include <vector>
+
+namespace jobgraph {
+
+/// @brief Every problem of the job, in a stable order (limits, ids, dependencies, handlers and
+/// inputs, cycles); empty when it may run.
+std::vector<std::string> validate_job(const JobSpec& job, const HandlerRegistry& registry);
+
+/// @brief The id a root task gets: its explicit id, or its position as a string.
+std::string root_task_id(const TaskSpec& task, std::size_t position);
+/// @brief The id a spawned child gets: its explicit id, or "<parentId>-<position>".
+std::string child_task_id(const TaskSpec& child, std::string_view parent_id, std::size_t position);
+
+}  // namespace jobgraph

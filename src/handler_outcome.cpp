@@ -1,0 +1,88 @@
+#include "handler_outcome.hpp"
+
+#include "jobgraph/validation.hpp"
+#include "prepared_job.hpp"
+#include "spec_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace jobgraph::detail {
+
+HandlerOutcome HandlerOutcome::failure(std::string message) {
+    HandlerOutcome outcome;
+    outcome.kind = Kind::failed;
+    outcome.output = nlohmann::json{{"error", message}};
+    outcome.message = std::move(message);
+    return outcome;
+}
+
+HandlerOutcome HandlerOutcome::abort(std::string message) {
+    HandlerOutcome outcome = failure(std::move(message));
+    outcome.kind = Kind::aborted;
+    return outcome;
+}
+
+HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context) {
+    HandlerOutcome outcome;
+    outcome.children = std::move(spawned.children);
+    if (spawned.trace) outcome.trace = std::move(*spawned.trace);
+    std::vector<std::string> problems;
+
+    if (result.is_object()) {
+        if (const auto it = result.find("childTasks"); it != result.end()) {
+            if (!it->is_array()) {
+                return HandlerOutcome::failure(
+                    fmt::format("childTasks must be an array of task specs, got {}", it->type_name()));
+            }
+            const std::size_t offset = outcome.children.size();
+            for (std::size_t i = 0; i < it->size(); ++i) {
+                outcome.children.push_back(read_task((*it)[i], fmt::format("childTasks[{}]", offset + i), problems));
+            }
+            result.erase(it);
+        }
+        if (const auto it = result.find("trace"); it != result.end()) {
+            outcome.trace = std::move(*it);
+            result.erase(it);
+        }
+        if (const auto it = result.find("output"); it != result.end()) {
+            outcome.output = std::move(*it);
+        } else {
+            outcome.output = std::move(result);
+        }
+    } else {
+        outcome.output = std::move(result);
+    }
+    if (outcome.children.empty() && problems.empty()) return outcome;
+
+    outcome.batch.resize(outcome.children.size());
+    outcome.handlers.resize(outcome.children.size(), nullptr);
+    for (std::size_t i = 0; i < outcome.children.size(); ++i) {
+        const TaskSpec& child = outcome.children[i];
+        auto& task = outcome.batch[i];
+        task.id = child_task_id(child, context.task_id, i);
+        task.depends_on = child.depends_on;
+        if (task.id.empty()) problems.push_back(fmt::format("childTasks[{}]: id must not be empty", i));
+        if (child.service.empty() || child.command.empty()) {
+            problems.push_back(fmt::format("Child task {}: service and command must be non-empty strings", task.id));
+            continue;
+        }
+        const HandlerEntry* entry = context.registry.find(child.service, child.command);
+        if (!entry) {
+            problems.push_back(fmt::format("Invalid service/command combination: {}/{}", child.service, child.command));
+            continue;
+        }
+        if (auto problem = check_input(*entry, child.input)) {
+            problems.push_back(fmt::format("Invalid input for child task {} ({}/{}): {}", task.id, child.service,
+                                           child.command, *problem));
+        }
+        outcome.handlers[i] = entry;
+        task.planned = context.plan_mode && !entry->options.side_effect_free;
+    }
+    if (!problems.empty()) {
+        return HandlerOutcome::failure(fmt::format("Child task validation failed for parent {}:\n{}", context.task_id,
+                                                   fmt::join(problems, "\n")));
+    }
+    return outcome;
+}
+
+}  // namespace jobgraph::detail

@@ -1,0 +1,45 @@
+#pragma once
+// What one handler call came to, worked out on the worker before the job's lock is taken:
+// the output, the trace and the spawned children, checked as far as they can be without the
+// graph (behaviour.md section 4).
+
+#include "jobgraph/context.hpp"
+#include "jobgraph/registry.hpp"
+#include "jobgraph/spec.hpp"
+#include "jobgraph/task_graph.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobgraph::detail {
+
+struct HandlerOutcome {
+    enum class Kind { succeeded, failed, aborted };
+
+    Kind kind = Kind::succeeded;
+    nlohmann::json output;                       // stored output (for failures {"error": message})
+    nlohmann::json trace;                        // null when none was set
+    std::string message;                         // failure or abort reason
+    std::vector<TaskSpec> children;              // the spawned batch, ids still implicit
+    std::vector<TaskGraph::NewTask> batch;       // ids resolved, with dependencies, per child
+    std::vector<const HandlerEntry*> handlers;   // per child
+
+    static HandlerOutcome failure(std::string message);
+    static HandlerOutcome abort(std::string message);
+};
+
+/// What the task needs to know to interpret its handler's result.
+struct OutcomeContext {
+    std::string_view task_id;
+    const HandlerRegistry& registry;
+    bool plan_mode;  // children whose handler has side effects are added as planned
+};
+
+/// Splits a returned result into output, trace and children, and checks each child against
+/// the registry. Any problem turns the outcome into a failure with the contract's message.
+HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context);
+
+}  // namespace jobgraph::detail

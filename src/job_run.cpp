@@ -1,0 +1,447 @@
+#include "job_run.hpp"
+
+#include "jobgraph/errors.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <thread>
+#include <utility>
+
+namespace jobgraph::detail {
+namespace {
+
+template <typename... Fs>
+struct Overloaded : Fs... {
+    using Fs::operator()...;
+};
+template <typename... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+constexpr const char* abort_on_failure_reason = "Previous task failed and abortOnFailure is true";
+
+}  // namespace
+
+JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings)
+    : registry_(registry),
+      name_(job.spec.name),
+      limits_(job.spec.limits),
+      abort_on_failure_(job.spec.abort_on_failure),
+      plan_mode_(job.spec.require_approval),
+      settings_(settings),
+      graph_(std::move(job.graph)),
+      started_at_(now_utc()) {
+    for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
+        TaskSpec& spec = job.spec.tasks[i];
+        TaskRecord record;
+        record.id = std::move(job.ids[i]);
+        record.service = std::move(spec.service);
+        record.command = std::move(spec.command);
+        record.input = std::move(spec.input);
+        record.depends_on = std::move(spec.depends_on);
+        add_record(std::move(record), job.handlers[i]);
+    }
+}
+
+// --- the run as a whole --------------------------------------------------------------------
+
+JobResult JobRun::execute() {
+    started_steady_ = std::chrono::steady_clock::now();
+    if (settings_.observer) {
+        std::lock_guard serial(observer_mutex_);
+        settings_.observer->on_job_started(name_, records_.size());
+    }
+    bool signal = false;
+    {
+        std::lock_guard lock(mutex_);
+        TaskGraph::Changes changes;
+        graph_.start(changes);
+        apply(changes);
+        check_end();
+        signal = std::exchange(stop_signal_due_, false);
+    }
+    after_unlock(signal);
+    {
+        std::vector<std::jthread> workers;
+        workers.reserve(settings_.workers);
+        for (std::size_t i = 0; i < settings_.workers; ++i) workers.emplace_back([this] { worker_loop(); });
+
+        std::unique_lock lock(mutex_);
+        if (limits_.timeout.count() > 0) {
+            const auto deadline = started_steady_ + limits_.timeout;
+            if (!job_done_.wait_until(lock, deadline, [this] { return done_; })) {
+                const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started_steady_);
+                job_error_ = fmt::format("Job execution timeout: {}ms limit exceeded. Elapsed: {}ms. Completed {}/{} tasks.",
+                                         limits_.timeout.count(), elapsed.count(), succeeded_, records_.size());
+                stop(StopCause::timeout, fmt::format("Job execution timeout: {}ms limit exceeded", limits_.timeout.count()));
+                check_end();
+                signal = std::exchange(stop_signal_due_, false);
+                lock.unlock();
+                after_unlock(signal);
+                lock.lock();
+            }
+        }
+        job_done_.wait(lock, [this] { return done_; });
+    }  // joins the workers
+    deliver_events();
+    JobResult result = build_result();
+    if (settings_.observer) {
+        std::lock_guard serial(observer_mutex_);
+        settings_.observer->on_job_finished(result);
+    }
+    return result;
+}
+
+void JobRun::worker_loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        while (ready_.empty() && !done_) {
+            ++idle_workers_;
+            work_ready_.wait(lock);
+            --idle_workers_;
+        }
+        if (done_) return;
+        const Index task = ready_.front();
+        ready_.pop_front();
+        begin_task(task);
+        const TaskRecord& record = records_[task];
+        const HandlerEntry& entry = *handlers_[task];
+        // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
+        if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
+        if (!events_.empty()) {
+            lock.unlock();
+            deliver_events();
+        } else {
+            lock.unlock();
+        }
+
+        std::optional<HandlerOutcome> outcome = call_handler(task, record, entry);
+
+        lock.lock();
+        if (outcome) finish_task(task, std::move(*outcome));
+        if (stop_signal_due_ || !events_.empty()) {
+            const bool signal = std::exchange(stop_signal_due_, false);
+            lock.unlock();
+            after_unlock(signal);
+            lock.lock();
+        }
+    }
+}
+
+void JobRun::complete(Index task, HandlerOutcome outcome) {
+    bool signal = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (done_) return;
+        finish_task(task, std::move(outcome));
+        if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
+        signal = std::exchange(stop_signal_due_, false);
+    }
+    after_unlock(signal);
+}
+
+void JobRun::after_unlock(bool request_stop) {
+    if (request_stop) stop_source_.request_stop();
+    deliver_events();
+}
+
+std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry) {
+    const std::stop_token stop = stop_source_.get_token();
+    if (entry.is_async()) {
+        auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, stop);
+        TaskContext context(record, limits_, stop, *this, state->spawned());
+        try {
+            entry.async_handler(context, Completion(state));
+        } catch (const StopRequested& error) {
+            state->abort(error.what());
+        } catch (const std::exception& error) {
+            state->fail(error.what());
+        } catch (...) {
+            state->fail("unknown exception");
+        }
+        return std::nullopt;  // the completion ends the task, now or later
+    }
+    SpawnBuffer spawned;
+    TaskContext context(record, limits_, stop, *this, spawned);
+    try {
+        nlohmann::json result = entry.handler(context);
+        return interpret(record.id, std::move(result), std::move(spawned));
+    } catch (const StopRequested& error) {
+        return HandlerOutcome::abort(error.what());
+    } catch (const std::exception& error) {
+        return stop.stop_requested() ? HandlerOutcome::abort(error.what()) : HandlerOutcome::failure(error.what());
+    } catch (...) {
+        return stop.stop_requested() ? HandlerOutcome::abort("unknown exception")
+                                     : HandlerOutcome::failure("unknown exception");
+    }
+}
+
+HandlerOutcome JobRun::interpret(std::string_view task_id, nlohmann::json result, SpawnBuffer spawned) const {
+    return interpret_result(std::move(result), std::move(spawned), OutcomeContext{task_id, registry_, plan_mode_});
+}
+
+std::optional<nlohmann::json> JobRun::output_of(std::string_view task_id) const {
+    std::lock_guard lock(mutex_);
+    if (done_) return std::nullopt;
+    const auto task = graph_.find(task_id);
+    if (!task || records_[*task].status != TaskStatus::succeeded) return std::nullopt;
+    return records_[*task].output;
+}
+
+// --- under the lock ------------------------------------------------------------------------
+
+TaskRecord& JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
+    record.history.reserve(3);  // pending, started, and how it ended
+    const auto task = static_cast<Index>(records_.size());
+    records_.push_back(std::move(record));
+    handlers_.push_back(handler);
+    start_order_.push_back(0);
+    set_status(task, TaskStatus::pending);
+    return records_.back();
+}
+
+void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
+    TaskRecord& record = records_[task];
+    const Timestamp at = now_utc();
+    record.status = status;
+    if (status == TaskStatus::started) {
+        record.started_at = at;
+    } else if (is_final(status)) {
+        record.completed_at = at;
+    }
+    if (status == TaskStatus::succeeded) ++succeeded_;
+    if (settings_.observer) events_.emplace_back(TaskEvent{record.id, status, at, reason});
+    record.history.push_back(HistoryEntry{status, at, std::move(reason)});
+}
+
+void JobRun::end_unstarted(Index task, TaskStatus status, std::string reason) {
+    if (status == TaskStatus::aborted) records_[task].output = nlohmann::json{{"error", reason}};
+    set_status(task, status, std::move(reason));
+}
+
+void JobRun::begin_task(Index task) {
+    graph_.mark_started(task);
+    start_order_[task] = next_start_++;
+    ++in_flight_;
+    ++records_[task].attempts;
+    set_status(task, TaskStatus::started);
+}
+
+void JobRun::finish_task(Index task, HandlerOutcome outcome) {
+    --in_flight_;
+    std::string note;
+    const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
+    bool add_batch = false;
+    if (spawning && stop_cause_ != StopCause::none) {
+        note = fmt::format("{} child task(s) not added: the job is stopping", outcome.children.size());
+    } else if (spawning) {
+        if (auto error = check_batch(task, outcome)) {
+            outcome = HandlerOutcome::failure(std::move(*error));
+        } else {
+            add_batch = true;
+        }
+    }
+
+    TaskRecord& record = records_[task];
+    record.output = std::move(outcome.output);
+    record.trace = std::move(outcome.trace);
+    TaskGraph::Changes changes;
+    switch (outcome.kind) {
+        case HandlerOutcome::Kind::succeeded:
+            set_status(task, TaskStatus::succeeded, std::move(note));
+            if (add_batch) add_children(task, outcome, changes);
+            graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
+            break;
+        case HandlerOutcome::Kind::failed:
+            set_status(task, TaskStatus::failed, std::move(outcome.message));
+            graph_.finish(task, TaskGraph::Outcome::failed, changes);
+            break;
+        case HandlerOutcome::Kind::aborted:
+            set_status(task, TaskStatus::aborted, std::move(outcome.message));
+            graph_.finish(task, TaskGraph::Outcome::aborted, changes);
+            break;
+    }
+    apply(changes);
+    if (outcome.kind == HandlerOutcome::Kind::failed && abort_on_failure_) stop(StopCause::failure, abort_on_failure_reason);
+    check_end();
+}
+
+std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcome& outcome) const {
+    const auto& batch = outcome.batch;
+    const std::string& parent_id = records_[parent].id;
+    if (const auto duplicates = graph_.duplicate_ids(batch); !duplicates.empty()) {
+        return fmt::format("Duplicate child task IDs detected: {}", fmt::join(duplicates, ", "));
+    }
+    if (const auto missing = graph_.missing_dependencies(batch); !missing.empty()) {
+        std::vector<std::string> lines;
+        for (const auto& [child, dep] : missing) {
+            lines.push_back(fmt::format("Invalid dependency: Child task {} depends on non-existent task {}", child, dep));
+        }
+        return fmt::format("{}", fmt::join(lines, "\n"));
+    }
+    const int child_depth = graph_.depth(parent) + 1;
+    if (child_depth > limits_.max_depth) {
+        return fmt::format(
+            "Task depth limit exceeded: {} levels maximum. Task {} attempted to spawn child at depth {}. Child ID: {}",
+            limits_.max_depth, parent_id, child_depth, batch.front().id);
+    }
+    // Checked under the lock that also adds the batch: concurrent spawners cannot overshoot.
+    const auto room = static_cast<std::size_t>(limits_.max_tasks) - std::min<std::size_t>(graph_.size(), limits_.max_tasks);
+    if (batch.size() > room) {
+        return fmt::format("Task limit exceeded: {} tasks maximum. Task {} attempted to spawn child {}.",
+                           limits_.max_tasks, parent_id, batch[room].id);
+    }
+    if (settings_.check_cycles) {
+        if (auto cycle = graph_.cycle_through_batch(parent, batch)) return "Circular dependencies detected: " + *cycle;
+    }
+    return std::nullopt;
+}
+
+void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes) {
+    const int depth = graph_.depth(parent) + 1;
+    SpawnEvent event;
+    for (std::size_t i = 0; i < outcome.children.size(); ++i) {
+        TaskSpec& spec = outcome.children[i];
+        TaskRecord record;
+        record.id = outcome.batch[i].id;
+        record.parent_id = records_[parent].id;
+        record.depth = depth;
+        record.service = std::move(spec.service);
+        record.command = std::move(spec.command);
+        record.input = std::move(spec.input);
+        record.depends_on = std::move(spec.depends_on);
+        records_[parent].children.push_back(record.id);
+        if (settings_.observer) event.child_ids.push_back(record.id);
+        add_record(std::move(record), outcome.handlers[i]);
+    }
+    if (settings_.observer) {
+        event.parent_id = records_[parent].id;
+        events_.emplace_back(std::move(event));
+    }
+    graph_.add_children(parent, outcome.batch, changes);
+}
+
+void JobRun::apply(TaskGraph::Changes& changes) {
+    for (const auto& [task, cause] : changes.aborted) {
+        end_unstarted(task, TaskStatus::aborted, fmt::format("Aborted: dependency {} failed", records_[cause].id));
+    }
+    for (const Index task : changes.planned) {
+        const HandlerEntry& entry = *handlers_[task];
+        end_unstarted(task, TaskStatus::planned,
+                      entry.options.side_effect_free
+                          ? "Awaiting approval: a dependency is planned"
+                          : fmt::format("Awaiting approval: {}/{} has side effects", entry.service, entry.command));
+    }
+    ready_.insert(ready_.end(), changes.ready.begin(), changes.ready.end());
+    changes.clear();
+}
+
+void JobRun::stop(StopCause cause, const std::string& reason) {
+    if (stop_cause_ != StopCause::none) return;
+    stop_cause_ = cause;
+    stop_signal_due_ = true;
+    ready_.clear();
+    TaskGraph::Changes changes;
+    for (const Index task : graph_.abort_not_started(changes)) end_unstarted(task, TaskStatus::aborted, reason);
+    apply(changes);
+}
+
+void JobRun::check_end() {
+    if (done_) return;
+    if (graph_.unsettled() > 0 && ready_.empty() && in_flight_ == 0) {
+        // Nothing runs, nothing can start, nothing is awaited: the rest can never run.
+        std::vector<std::string_view> stranded;
+        TaskGraph::Changes changes;
+        const auto ended = graph_.abort_not_started(changes);
+        for (const Index task : ended) stranded.push_back(records_[task].id);
+        job_error_ = fmt::format("Deadlock detected: {} tasks cannot execute. Incomplete tasks: {}", stranded.size(),
+                                 fmt::join(stranded, ", "));
+        stop_cause_ = StopCause::deadlock;
+        stop_signal_due_ = true;
+        for (const Index task : ended) end_unstarted(task, TaskStatus::aborted, "Deadlock detected: task cannot execute");
+        apply(changes);
+    }
+    if (graph_.unsettled() == 0 || (ready_.empty() && in_flight_ == 0)) {
+        done_ = true;
+        work_ready_.notify_all();
+        job_done_.notify_all();
+    }
+}
+
+// --- observers and the result --------------------------------------------------------------
+
+void JobRun::deliver_events() {
+    JobObserver* observer = settings_.observer;
+    if (!observer) return;
+    std::lock_guard serial(observer_mutex_);
+    std::vector<Event> batch;
+    {
+        std::lock_guard lock(mutex_);
+        batch.swap(events_);
+    }
+    for (const Event& event : batch) {
+        std::visit(Overloaded{[&](const TaskEvent& e) { observer->on_task_status(e); },
+                              [&](const SpawnEvent& e) { observer->on_spawn(e); }},
+                   event);
+    }
+}
+
+JobResult JobRun::build_result() {
+    std::lock_guard lock(mutex_);
+    JobResult result;
+    result.name = name_;
+    result.started_at = started_at_;
+    result.completed_at = now_utc();
+
+    // By start, never-started last; creation order breaks ties.
+    std::vector<Index> order(records_.size());
+    std::iota(order.begin(), order.end(), Index{0});
+    auto start_key = [this](Index task) { return start_order_[task] == 0 ? UINT64_MAX : start_order_[task]; };
+    std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return start_key(a) < start_key(b); });
+    result.tasks.reserve(records_.size());
+    for (const Index task : order) result.tasks.push_back(std::move(records_[task]));
+
+    result.stats = count_statuses(result.tasks);
+    result.stats.wall_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_steady_).count();
+    result.error_message = job_error_;
+    if (job_error_ || result.stats.failed > 0 || result.stats.aborted > 0) {
+        result.status = JobStatus::failed;
+    } else if (result.stats.planned > 0) {
+        result.status = JobStatus::awaiting_approval;
+    } else {
+        result.status = JobStatus::succeeded;
+    }
+    result.history.push_back(JobHistoryEntry{JobStatus::running, started_at_, {}});
+    result.history.push_back(JobHistoryEntry{result.status, result.completed_at, job_error_.value_or("")});
+    return result;
+}
+
+// --- asynchronous completion ---------------------------------------------------------------
+
+CompletionState::~CompletionState() {
+    if (claim()) run_->complete(task_, HandlerOutcome::failure("Asynchronous handler dropped its completion without fulfilling it"));
+}
+
+bool CompletionState::succeed(nlohmann::json result) {
+    if (!claim()) return false;
+    run_->complete(task_, run_->interpret(task_id_, std::move(result), std::move(spawned_)));
+    return true;
+}
+
+bool CompletionState::fail(std::string message) {
+    if (!claim()) return false;
+    run_->complete(task_, stop_.stop_requested() ? HandlerOutcome::abort(std::move(message))
+                                                 : HandlerOutcome::failure(std::move(message)));
+    return true;
+}
+
+bool CompletionState::abort(std::string reason) {
+    if (!claim()) return false;
+    run_->complete(task_, HandlerOutcome::abort(std::move(reason)));
+    return true;
+}
+
+}  // namespace jobgraph::detail

@@ -1,0 +1,144 @@
+#pragma once
+// One run of one job: its worker threads, its graph and records under one lock, its timeout
+// and its observer events. The Orchestrator creates one per run() call.
+
+#include "handler_outcome.hpp"
+#include "prepared_job.hpp"
+
+#include "jobgraph/context.hpp"
+#include "jobgraph/observer.hpp"
+#include "jobgraph/registry.hpp"
+#include "jobgraph/result.hpp"
+#include "jobgraph/task_graph.hpp"
+#include "jobgraph/task_record.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace jobgraph::detail {
+
+/// Lets a handler read the output of tasks that have succeeded, from any thread.
+class OutputSource {
+public:
+    virtual std::optional<nlohmann::json> output_of(std::string_view task_id) const = 0;
+
+protected:
+    ~OutputSource() = default;
+};
+
+struct RunSettings {
+    std::size_t workers = 1;
+    bool check_cycles = true;
+    JobObserver* observer = nullptr;
+};
+
+class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
+public:
+    using Index = TaskGraph::Index;
+
+    JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings);
+
+    /// Runs the job to its end on the worker threads and returns the result. Call once.
+    JobResult execute();
+
+    /// Ends a started task with what its handler came to; for asynchronous completions.
+    void complete(Index task, HandlerOutcome outcome);
+
+    std::optional<nlohmann::json> output_of(std::string_view task_id) const override;
+
+    /// Interprets a handler's returned result for @p task (outside the lock).
+    HandlerOutcome interpret(std::string_view task_id, nlohmann::json result, SpawnBuffer spawned) const;
+
+private:
+    enum class StopCause { none, failure, timeout, deadlock };
+    using Event = std::variant<TaskEvent, SpawnEvent>;
+
+    // Under the lock.
+    TaskRecord& add_record(TaskRecord record, const HandlerEntry* handler);
+    void set_status(Index task, TaskStatus status, std::string reason = {});
+    void end_unstarted(Index task, TaskStatus status, std::string reason);
+    void begin_task(Index task);
+    void finish_task(Index task, HandlerOutcome outcome);
+    std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
+    void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
+    void apply(TaskGraph::Changes& changes);
+    void stop(StopCause cause, const std::string& reason);
+    void check_end();
+
+    // Outside the lock.
+    void worker_loop();
+    std::optional<HandlerOutcome> call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry);
+    void after_unlock(bool request_stop);
+    void deliver_events();
+    JobResult build_result();
+
+    const HandlerRegistry& registry_;
+    const std::string name_;
+    const JobLimits limits_;
+    const bool abort_on_failure_;
+    const bool plan_mode_;
+    const RunSettings settings_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable work_ready_;
+    std::condition_variable job_done_;
+    TaskGraph graph_;
+    std::deque<TaskRecord> records_;  // deque: a started task's record stays put while others are added
+    std::vector<const HandlerEntry*> handlers_;
+    std::vector<std::uint64_t> start_order_;  // 0: never started
+    std::uint64_t next_start_ = 1;
+    std::deque<Index> ready_;
+    std::size_t in_flight_ = 0;     // started and not finished, sync or async
+    std::size_t idle_workers_ = 0;
+    std::size_t succeeded_ = 0;
+    StopCause stop_cause_ = StopCause::none;
+    bool stop_signal_due_ = false;  // request_stop must run outside the lock (callbacks may lock)
+    bool done_ = false;
+    std::optional<std::string> job_error_;
+    std::stop_source stop_source_;
+
+    std::mutex observer_mutex_;  // serialises observer calls; taken before mutex_, never inside it
+    std::vector<Event> events_;
+
+    Timestamp started_at_{};
+    std::chrono::steady_clock::time_point started_steady_{};
+};
+
+/// Shared by the copies of one Completion; fails the task if none of them fulfils it.
+class CompletionState {
+public:
+    CompletionState(std::shared_ptr<JobRun> run, JobRun::Index task, std::string task_id, std::stop_token stop)
+        : run_(std::move(run)), task_(task), task_id_(std::move(task_id)), stop_(std::move(stop)) {}
+    CompletionState(const CompletionState&) = delete;
+    CompletionState& operator=(const CompletionState&) = delete;
+    ~CompletionState();
+
+    /// The first call wins; later ones return false and change nothing.
+    bool succeed(nlohmann::json result);
+    bool fail(std::string message);
+    bool abort(std::string reason);
+
+    const std::stop_token& stop_token() const noexcept { return stop_; }
+    SpawnBuffer& spawned() noexcept { return spawned_; }
+
+private:
+    bool claim() noexcept { return !claimed_.exchange(true); }
+
+    std::shared_ptr<JobRun> run_;
+    JobRun::Index task_;
+    std::string task_id_;
+    std::stop_token stop_;
+    SpawnBuffer spawned_;
+    std::atomic<bool> claimed_{false};
+};
+
+}  // namespace jobgraph::detail

@@ -1,0 +1,350 @@
+#include "jobgraph/task_graph.hpp"
+
+#include <boost/graph/depth_first_search.hpp>
+#include <boost/property_map/property_map.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace jobgraph {
+namespace {
+
+// Remembers the DFS tree and the first back edge; a back edge closes a cycle.
+template <typename Graph>
+class CycleRecorder : public boost::default_dfs_visitor {
+public:
+    using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
+    using Edge = typename boost::graph_traits<Graph>::edge_descriptor;
+
+    CycleRecorder(std::unordered_map<Vertex, Vertex>& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
+        : tree_parent_(&tree_parent), back_(&back) {}
+
+    void tree_edge(Edge e, const Graph& g) const { (*tree_parent_)[boost::target(e, g)] = boost::source(e, g); }
+    void back_edge(Edge e, const Graph& g) const {
+        if (!*back_) *back_ = std::make_pair(boost::source(e, g), boost::target(e, g));
+    }
+
+private:
+    std::unordered_map<Vertex, Vertex>* tree_parent_;
+    std::optional<std::pair<Vertex, Vertex>>* back_;
+};
+
+// The cycle closed by back edge (from -> to), as the vertices to .. from, then to again.
+template <typename Vertex>
+std::vector<Vertex> cycle_path(const std::unordered_map<Vertex, Vertex>& tree_parent, Vertex from, Vertex to) {
+    std::vector<Vertex> path{from};
+    while (path.back() != to) path.push_back(tree_parent.at(path.back()));
+    std::reverse(path.begin(), path.end());
+    path.push_back(to);
+    return path;
+}
+
+// Finds a cycle anywhere in a graph; used on whole sets of new tasks, never on a running job.
+template <typename Graph>
+std::optional<std::vector<typename boost::graph_traits<Graph>::vertex_descriptor>> find_cycle_in(const Graph& g) {
+    using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
+    std::unordered_map<Vertex, Vertex> tree_parent;
+    std::optional<std::pair<Vertex, Vertex>> back;
+    boost::depth_first_search(g, boost::visitor(CycleRecorder<Graph>(tree_parent, back)));
+    if (!back) return std::nullopt;
+    return cycle_path(tree_parent, back->first, back->second);
+}
+
+}  // namespace
+
+// --- structure ---------------------------------------------------------------------------
+
+std::optional<TaskGraph::Index> TaskGraph::find(std::string_view id) const {
+    const auto it = index_of_.find(id);
+    if (it == index_of_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<TaskGraph::Index> TaskGraph::parent(Index task) const {
+    const Index p = graph_[task].parent;
+    if (p == no_parent) return std::nullopt;
+    return p;
+}
+
+bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
+    for (Index p = graph_[task].parent; p != no_parent; p = graph_[p].parent) {
+        if (p == ancestor) return true;
+    }
+    return false;
+}
+
+TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int depth) {
+    Node node;
+    node.parent = parent;
+    node.depth = depth;
+    const auto vertex = static_cast<Index>(boost::add_vertex(node, graph_));
+    ids_.push_back(id);
+    index_of_.emplace(ids_.back(), vertex);
+    ++unsettled_;
+    return vertex;
+}
+
+void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
+    boost::add_edge(waiter, target, kind, graph_);
+    if (kind == Wait::child) {
+        ++graph_[waiter].children_unsettled;
+    } else if (!is_settled(target)) {
+        ++graph_[waiter].waits_left;
+    }
+}
+
+void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
+    std::vector<std::optional<Index>> added;
+    added.reserve(roots.size());
+    for (const auto& root : roots) {
+        added.push_back(find(root.id) ? std::nullopt : std::optional<Index>(add_node(root.id, no_parent, 0)));
+    }
+    std::optional<Index> previous;
+    for (std::size_t i = 0; i < roots.size(); ++i) {
+        if (!added[i]) continue;
+        for (const auto& dep : roots[i].depends_on) {
+            if (const auto target = find(dep)) add_wait(*added[i], *target, Wait::join);
+        }
+        if (sequential && previous) add_wait(*added[i], *previous, Wait::order);
+        previous = added[i];
+    }
+}
+
+std::optional<std::string> TaskGraph::find_any_cycle() const {
+    const auto path = find_cycle_in(graph_);
+    if (!path) return std::nullopt;
+    return format_path(std::vector<Index>(path->begin(), path->end()));
+}
+
+std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch) const {
+    std::vector<std::string> duplicates;
+    std::unordered_set<std::string_view> seen;
+    for (const auto& task : batch) {
+        const bool repeated = !seen.insert(task.id).second || find(task.id).has_value();
+        if (repeated && std::find(duplicates.begin(), duplicates.end(), task.id) == duplicates.end()) {
+            duplicates.push_back(task.id);
+        }
+    }
+    return duplicates;
+}
+
+std::vector<std::pair<std::string, std::string>> TaskGraph::missing_dependencies(
+    const std::vector<NewTask>& batch) const {
+    std::unordered_set<std::string_view> siblings;
+    for (const auto& task : batch) siblings.insert(task.id);
+    std::vector<std::pair<std::string, std::string>> missing;
+    for (const auto& task : batch) {
+        for (const auto& dep : task.depends_on) {
+            if (!siblings.contains(dep) && !find(dep)) missing.emplace_back(task.id, dep);
+        }
+    }
+    return missing;
+}
+
+std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const {
+    // 1. A cycle among the siblings alone.
+    std::unordered_map<std::string_view, std::size_t> position;
+    for (std::size_t i = 0; i < batch.size(); ++i) position.emplace(batch[i].id, i);
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS> siblings(batch.size());
+    bool any_sibling_edge = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        for (const auto& dep : batch[i].depends_on) {
+            if (const auto it = position.find(dep); it != position.end()) {
+                boost::add_edge(i, it->second, siblings);
+                any_sibling_edge = true;
+            }
+        }
+    }
+    if (any_sibling_edge) {
+        if (const auto path = find_cycle_in(siblings)) {
+            std::vector<std::string_view> names;
+            for (const auto v : *path) names.push_back(batch[v].id);
+            return fmt::format("{}", fmt::join(names, " -> "));
+        }
+    }
+
+    // 2. A cycle through the existing graph. The parent will wait for every child, so a child
+    // that waits for an existing task D closes a cycle exactly when D already waits, directly or
+    // not, for the parent. Walk forward from each such D; settled tasks wait for nothing
+    // unsettled, so the walk stops at them and never leaves the unsettled part D can reach.
+    std::unordered_map<Vertex, boost::default_color_type> colors;
+    auto color_map = boost::make_assoc_property_map(colors);
+    std::unordered_map<Vertex, Vertex> tree_parent;
+    std::optional<std::pair<Vertex, Vertex>> unused_back;
+    bool found = false;
+    auto stop_at = [&](Vertex v, const Graph&) {
+        if (v == parent) found = true;
+        return found || graph_[v].phase == Phase::settled;
+    };
+    for (const auto& child : batch) {
+        for (const auto& dep : child.depends_on) {
+            if (position.contains(dep)) continue;
+            const Index target = *find(dep);
+            if (target == parent || is_ancestor(target, parent) || is_settled(target)) continue;
+            if (colors.contains(target)) continue;  // already walked from an earlier dependency
+            boost::depth_first_visit(graph_, target, CycleRecorder<Graph>(tree_parent, unused_back), color_map,
+                                     stop_at);
+            if (!found) continue;
+            std::vector<std::string_view> names{child.id};
+            std::vector<Index> walk{parent};
+            while (walk.back() != target) walk.push_back(static_cast<Index>(tree_parent.at(walk.back())));
+            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(ids_[*it]);
+            names.push_back(child.id);
+            return fmt::format("{}", fmt::join(names, " -> "));
+        }
+    }
+    return std::nullopt;
+}
+
+TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
+    const auto first = static_cast<Index>(size());
+    const int depth = graph_[parent].depth + 1;
+    for (const auto& task : batch) add_node(task.id, parent, depth);
+
+    std::vector<Index> to_settle;
+    std::vector<std::optional<Index>> failed_dependency(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Index child = first + static_cast<Index>(i);
+        add_wait(parent, child, Wait::child);
+        for (const auto& dep : batch[i].depends_on) {
+            const Index target = *find(dep);
+            if (target == parent || is_ancestor(target, child)) continue;  // met already: no wait
+            add_wait(child, target, Wait::join);
+            if (!is_settled(target)) continue;
+            const Health health = graph_[target].subtree;
+            if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = target;
+            if (health == Health::planned) graph_[child].inherited = Health::planned;
+        }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Index child = first + static_cast<Index>(i);
+        if (graph_[child].phase != Phase::waiting) continue;  // a sibling's end decided it already
+        if (batch[i].planned) {
+            end_unstarted(child, Health::planned, to_settle);
+            changes.planned.push_back(child);
+        } else if (failed_dependency[i]) {
+            end_unstarted(child, Health::failed, to_settle);
+            changes.aborted.emplace_back(child, *failed_dependency[i]);
+        } else if (graph_[child].waits_left == 0) {
+            on_waits_met(child, changes, to_settle);
+        }
+    }
+    settle(to_settle, changes);
+    return first;
+}
+
+std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> TaskGraph::edges() const {
+    std::vector<std::tuple<Index, Index, Wait>> all;
+    for (const auto e : boost::make_iterator_range(boost::edges(graph_))) {
+        all.emplace_back(static_cast<Index>(boost::source(e, graph_)), static_cast<Index>(boost::target(e, graph_)),
+                         graph_[e]);
+    }
+    return all;
+}
+
+std::string TaskGraph::format_path(const std::vector<Index>& path) const {
+    std::vector<std::string_view> names;
+    names.reserve(path.size());
+    for (const Index v : path) names.push_back(ids_[v]);
+    return fmt::format("{}", fmt::join(names, " -> "));
+}
+
+// --- readiness ---------------------------------------------------------------------------
+
+TaskGraph::Health TaskGraph::health_of(Outcome outcome) noexcept {
+    switch (outcome) {
+        case Outcome::succeeded: return Health::ok;
+        case Outcome::planned: return Health::planned;
+        case Outcome::failed:
+        case Outcome::aborted: break;
+    }
+    return Health::failed;
+}
+
+void TaskGraph::start(Changes& changes) {
+    for (Index v = 0; v < size(); ++v) {
+        Node& node = graph_[v];
+        if (node.phase == Phase::waiting && node.waits_left == 0) {
+            node.phase = Phase::ready;
+            changes.ready.push_back(v);
+        }
+    }
+}
+
+void TaskGraph::mark_started(Index task) { graph_[task].phase = Phase::running; }
+
+void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
+    Node& node = graph_[task];
+    node.phase = Phase::finished;
+    node.subtree = std::max(node.subtree, health_of(outcome));
+    std::vector<Index> to_settle;
+    if (node.children_unsettled == 0) to_settle.push_back(task);
+    settle(to_settle, changes);
+}
+
+std::vector<TaskGraph::Index> TaskGraph::abort_not_started(Changes& changes) {
+    std::vector<Index> ended;
+    std::vector<Index> to_settle;
+    for (Index v = 0; v < size(); ++v) {
+        const Phase phase = graph_[v].phase;
+        if (phase == Phase::waiting || phase == Phase::ready) {
+            end_unstarted(v, Health::failed, to_settle);
+            ended.push_back(v);
+        }
+    }
+    settle(to_settle, changes);
+    return ended;
+}
+
+void TaskGraph::end_unstarted(Index task, Health health, std::vector<Index>& to_settle) {
+    Node& node = graph_[task];
+    node.phase = Phase::finished;
+    node.subtree = std::max(node.subtree, health);
+    if (node.children_unsettled == 0) to_settle.push_back(task);
+}
+
+void TaskGraph::on_waits_met(Index task, Changes& changes, std::vector<Index>& to_settle) {
+    if (graph_[task].inherited == Health::planned) {
+        end_unstarted(task, Health::planned, to_settle);
+        changes.planned.push_back(task);
+    } else {
+        graph_[task].phase = Phase::ready;
+        changes.ready.push_back(task);
+    }
+}
+
+void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes,
+                               std::vector<Index>& to_settle) {
+    Node& node = graph_[waiter];
+    if (kind == Wait::child) {
+        node.subtree = std::max(node.subtree, target_health);
+        if (--node.children_unsettled == 0 && node.phase == Phase::finished) to_settle.push_back(waiter);
+        return;
+    }
+    if (node.phase != Phase::waiting) return;  // ended early; its other waits no longer matter
+    if (kind == Wait::join && target_health == Health::failed) {
+        end_unstarted(waiter, Health::failed, to_settle);
+        changes.aborted.emplace_back(waiter, target);
+        return;
+    }
+    if (kind == Wait::join && target_health == Health::planned) node.inherited = Health::planned;
+    if (--node.waits_left == 0) on_waits_met(waiter, changes, to_settle);
+}
+
+void TaskGraph::settle(std::vector<Index>& to_settle, Changes& changes) {
+    // A worklist, not recursion: chains of a million tasks settle in one go.
+    while (!to_settle.empty()) {
+        const Index task = to_settle.back();
+        to_settle.pop_back();
+        graph_[task].phase = Phase::settled;
+        --unsettled_;
+        const Health health = graph_[task].subtree;
+        for (const auto e : boost::make_iterator_range(boost::in_edges(task, graph_))) {
+            release_waiter(static_cast<Index>(boost::source(e, graph_)), task, graph_[e], health, changes, to_settle);
+        }
+    }
+}
+
+}  // namespace jobgraph

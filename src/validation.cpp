@@ -1,0 +1,102 @@
+#include "jobgraph/validation.hpp"
+
+#include "prepared_job.hpp"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+namespace jobgraph {
+
+std::string root_task_id(const TaskSpec& task, std::size_t position) {
+    return task.id ? *task.id : std::to_string(position);
+}
+
+std::string child_task_id(const TaskSpec& child, std::string_view parent_id, std::size_t position) {
+    return child.id ? *child.id : fmt::format("{}-{}", parent_id, position);
+}
+
+std::vector<std::string> validate_job(const JobSpec& job, const HandlerRegistry& registry) {
+    return detail::prepare_job(job, registry).problems;
+}
+
+namespace detail {
+
+std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann::json& input) {
+    if (!input.is_object()) return fmt::format("input must be a JSON object, got {}", input.type_name());
+    if (!entry.options.input_check) return std::nullopt;
+    try {
+        return entry.options.input_check(input);
+    } catch (const std::exception& error) {
+        return std::string(error.what());
+    }
+}
+
+Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vector<std::string> problems) {
+    const auto& limits = spec.limits;
+    if (spec.name.empty()) problems.push_back("Job name must be a non-empty string");
+    if (spec.tasks.empty()) problems.push_back("Job must have at least one task");
+    if (limits.max_tasks < 1) problems.push_back(fmt::format("maxTasks must be at least 1, got {}", limits.max_tasks));
+    if (limits.max_depth < 0) problems.push_back(fmt::format("maxDepth must be at least 0, got {}", limits.max_depth));
+    if (limits.timeout.count() < 0) {
+        problems.push_back(fmt::format("timeout must be at least 0, got {}", limits.timeout.count()));
+    }
+    if (limits.max_tasks >= 1 && static_cast<std::int64_t>(spec.tasks.size()) > limits.max_tasks) {
+        problems.push_back(fmt::format("Job has {} initial tasks, more than maxTasks ({})", spec.tasks.size(),
+                                       limits.max_tasks));
+    }
+
+    // Ids: explicit or positional; any repeat is a problem, whichever way it arose.
+    const std::size_t count = spec.tasks.size();
+    std::vector<std::string> ids(count);
+    std::unordered_map<std::string_view, std::size_t> first_position;
+    for (std::size_t i = 0; i < count; ++i) {
+        ids[i] = root_task_id(spec.tasks[i], i);
+        if (ids[i].empty()) problems.push_back(fmt::format("tasks[{}]: id must not be empty", i));
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto [it, inserted] = first_position.emplace(ids[i], i);
+        if (!inserted) {
+            problems.push_back(fmt::format("Duplicate task id: {} (tasks[{}] and tasks[{}])", ids[i], it->second, i));
+        }
+    }
+
+    for (std::size_t i = 0; i < count; ++i) {
+        for (const auto& dep : spec.tasks[i].depends_on) {
+            if (!first_position.contains(dep)) {
+                problems.push_back(fmt::format("Task {} depends on non-existent task {}", ids[i], dep));
+            }
+        }
+    }
+
+    std::vector<const HandlerEntry*> handlers(count, nullptr);
+    for (std::size_t i = 0; i < count; ++i) {
+        const TaskSpec& task = spec.tasks[i];
+        if (task.service.empty() || task.command.empty()) {
+            problems.push_back(fmt::format("Task {}: service and command must be non-empty strings", ids[i]));
+            continue;
+        }
+        handlers[i] = registry.find(task.service, task.command);
+        if (!handlers[i]) {
+            problems.push_back(fmt::format("Task {}: {}", ids[i], registry.unknown_pair_message(task.service, task.command)));
+        } else if (auto problem = check_input(*handlers[i], task.input)) {
+            problems.push_back(fmt::format("Task {}: invalid input for {}/{}: {}", ids[i], task.service, task.command, *problem));
+        }
+    }
+
+    // The graph skips repeated ids and unknown dependencies, so cycles among the rest still show.
+    std::vector<TaskGraph::NewTask> roots(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        roots[i].id = ids[i];
+        roots[i].depends_on = spec.tasks[i].depends_on;
+    }
+    TaskGraph graph;
+    graph.add_roots(roots, spec.mode == Mode::sequential);
+    if (auto cycle = graph.find_any_cycle()) problems.push_back("Circular dependencies detected: " + *cycle);
+
+    if (!problems.empty()) return Preparation{std::move(problems), std::nullopt};
+    return Preparation{{}, PreparedJob{std::move(spec), std::move(ids), std::move(handlers), std::move(graph)}};
+}
+
+}  // namespace detail
+}  // namespace jobgraph
