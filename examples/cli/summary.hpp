@@ -1,0 +1,20 @@
+#pragma once
+/// @file summary.hpp
+/// @brief The short table printed after a run.
+
+#include <jobgraph/result.hpp>
+
+#include <cstdio>
+#include <string>
+
+namespace jobgraph::cli {
+
+/// @brief One line per task (id, service/command, status, time, what it produced) under a
+/// heading with the job's status and counts.
+std::string format_summary(const JobResult& result);
+
+/// @brief What a task produced, in one short line: stdout of a shell command, the error of a
+/// failed or aborted task, otherwise its output as compact JSON.
+std::string describe_outcome(const TaskRecord& task, std::size_t width);
+
+}  // namespace jobgraph::cli
