@@ -1,0 +1,49 @@
+#pragma once
+// Workloads only jobgraph runs: asynchronous completion, the cost of a spawned batch as the
+// job grows, and peak memory (measured in a child process so runs do not mix).
+
+#include "workloads.hpp"
+
+#include <cstddef>
+#include <string>
+
+namespace bench {
+
+/// One timed run of an asynchronous workload.
+struct AsyncRun {
+    double makespan_ms = 0.0;  // Orchestrator::run, start to end
+    Checksum checksum;
+    bool ok = true;
+    std::string problem;
+};
+
+/// Every task of @p graph sleeps its sleep_ms via a timer thread that fulfils its Completion.
+AsyncRun run_async_graph(const StaticGraph& graph, std::size_t workers);
+
+/// One timed run of the spawned-batch cost workload.
+struct SpawnCostRun {
+    double median_batch_us = 0.0;  // from a spawner's return to its spawned successor's start
+    double total_ms = 0.0;
+    bool ok = true;
+    std::string problem;
+};
+
+/// A job of @p job_size tasks: a driver that spawns a chain of @p batches batches (each a
+/// spawner and a leaf), while all the other tasks wait for the driver's subtree.
+SpawnCostRun run_spawn_cost(std::uint32_t job_size, std::uint32_t batches, std::size_t workers);
+
+/// Peak resident memory of one system running a chain of @p tasks, measured in a child process.
+struct MemoryRun {
+    long baseline_kb = 0;  // VmHWM before the run
+    long peak_kb = 0;      // VmHWM after it
+    Checksum checksum;
+    bool ok = true;
+    std::string problem;
+};
+
+/// Starts this program again as a child that runs only the memory workload.
+MemoryRun probe_memory(const std::string& self_path, const std::string& system, std::uint32_t tasks);
+/// The child's side: runs the chain on @p system, prints one JSON line, returns the exit code.
+int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_t workers);
+
+}  // namespace bench

@@ -1,0 +1,407 @@
+// jobgraph_bench: the same workloads on jobgraph, oneTBB and a plain loop, timed end to end
+// over interleaved repetitions. See README.md for the workloads and the latest figures.
+
+#include "jobgraph_workloads.hpp"
+#include "report.hpp"
+#include "systems/system.hpp"
+#include "timing.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace bench {
+namespace {
+
+const std::vector<std::string> all_workloads{"dag",        "chain",     "fanout",     "spawn",
+                                             "spawn-cost", "async-dag", "async-wait", "memory"};
+
+/// Sizes of every workload at one scale.
+struct Sizes {
+    std::uint32_t graph_tasks = 100'000;  // dag, chain, fan-out width
+    std::uint32_t dag_window = 1'000;     // dag: dependencies among the previous this-many tasks
+    int recursion_depth = 17;
+    std::uint32_t spawn_cost_small = 10'000;
+    std::uint32_t spawn_cost_large = 1'000'000;
+    std::uint32_t spawn_cost_batches = 1'000;
+    std::uint32_t async_dag_tasks = 2'000;
+    std::uint32_t async_dag_window = 200;
+    std::uint32_t async_min_ms = 1;
+    std::uint32_t async_max_ms = 20;
+    std::uint32_t async_wait_tasks = 10'000;
+    std::uint32_t async_wait_ms = 100;
+    std::uint32_t memory_tasks = 1'000'000;
+};
+
+Sizes small_sizes() {
+    Sizes s;
+    s.graph_tasks = 2'000;
+    s.dag_window = 100;
+    s.recursion_depth = 10;
+    s.spawn_cost_small = 2'000;
+    s.spawn_cost_large = 20'000;
+    s.spawn_cost_batches = 200;
+    s.async_dag_tasks = 200;
+    s.async_dag_window = 20;
+    s.async_max_ms = 5;
+    s.async_wait_tasks = 500;
+    s.async_wait_ms = 20;
+    s.memory_tasks = 20'000;
+    return s;
+}
+
+/// The checksum of the task body over inputs first .. first+count-1: what every system must match.
+Checksum expected_checksum(std::uint64_t count) {
+    Checksum sum;
+    for (std::uint64_t i = 0; i < count; ++i) sum.add(task_output(task_input(i)));
+    return sum;
+}
+
+class Bench {
+public:
+    Bench(Sizes sizes, std::vector<std::string> systems, int repeat, std::size_t workers, std::string self)
+        : sizes_(sizes), system_names_(std::move(systems)), repeat_(repeat), workers_(workers), self_(std::move(self)) {}
+
+    void run(const std::string& workload) {
+        fmt::print(stderr, "running {} ...\n", workload);
+        if (workload == "dag") {
+            graph_workload("dag", random_dag(sizes_.graph_tasks, 4, sizes_.dag_window, 42),
+                           fmt::format("random DAG, up to 4 deps among the previous {}", sizes_.dag_window));
+        } else if (workload == "chain") {
+            graph_workload("chain", chain(sizes_.graph_tasks), "chain");
+        } else if (workload == "fanout") {
+            graph_workload("fanout", fan_out(sizes_.graph_tasks), "1 -> n -> 1");
+        } else if (workload == "spawn") {
+            recursion_workload();
+        } else if (workload == "spawn-cost") {
+            spawn_cost_workload();
+        } else if (workload == "async-dag") {
+            async_dag_workload();
+        } else if (workload == "async-wait") {
+            async_wait_workload();
+        } else if (workload == "memory") {
+            memory_workload();
+        }
+    }
+
+    const std::vector<Row>& rows() const { return rows_; }
+    bool all_results_ok() const {
+        return std::all_of(rows_.begin(), rows_.end(), [](const Row& row) { return row.result_ok; });
+    }
+
+private:
+    bool wants(const std::string& system) const {
+        return std::find(system_names_.begin(), system_names_.end(), system) != system_names_.end();
+    }
+
+    std::vector<std::unique_ptr<System>> make_systems() const {
+        std::vector<std::unique_ptr<System>> systems;
+        for (const auto& name : system_names_) {
+            if (name == "jobgraph") systems.push_back(make_jobgraph_system(workers_));
+            if (name == "tbb") systems.push_back(make_tbb_system(static_cast<int>(workers_)));
+            if (name == "loop") systems.push_back(make_loop_system());
+        }
+        return systems;
+    }
+
+    // Times `run(system)` for every system, repeat_ times, the order rotating each repetition
+    // so drift on a shared machine spreads over all systems alike.
+    template <typename Run>
+    void interleaved(const std::string& workload, std::uint64_t tasks, const Checksum& expected, Run run,
+                     const std::string& shape) {
+        auto systems = make_systems();
+        std::vector<std::vector<double>> samples(systems.size());
+        std::vector<bool> correct(systems.size(), true);
+        if (repeat_ > 1) {
+            for (auto& system : systems) (void)run(*system);  // warm-up: allocator, thread pools, caches
+        }
+        for (int rep = 0; rep < repeat_; ++rep) {
+            for (std::size_t k = 0; k < systems.size(); ++k) {
+                const std::size_t s = (k + static_cast<std::size_t>(rep)) % systems.size();
+                const Stopwatch watch;
+                const RunResult result = run(*systems[s]);
+                samples[s].push_back(watch.elapsed_ms());
+                if (!result.ok || !(result.checksum == expected)) {
+                    correct[s] = false;
+                    fmt::print(stderr, "{} on {}: wrong result (sum {} count {}, expected sum {} count {}) {}\n",
+                               workload, systems[s]->name(), result.checksum.sum, result.checksum.count, expected.sum,
+                               expected.count, result.problem);
+                }
+            }
+        }
+        std::map<std::string, double, std::less<>> medians;
+        const std::size_t first_row = rows_.size();
+        for (std::size_t s = 0; s < systems.size(); ++s) {
+            Row row;
+            row.workload = workload;
+            row.system = std::string(systems[s]->name());
+            row.tasks = tasks;
+            row.ms = summarize(samples[s]);
+            row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(tasks);
+            row.result_ok = correct[s];
+            row.detail = row.system == "jobgraph" ? shape : "";
+            medians[row.system] = row.ms.median;
+            rows_.push_back(std::move(row));
+        }
+        for (std::size_t r = first_row; r < rows_.size(); ++r) {
+            Row& row = rows_[r];
+            if (medians.contains("tbb") && row.system != "tbb") row.vs_tbb = row.ms.median / medians["tbb"];
+            if (medians.contains("loop") && row.system != "loop") row.vs_loop = row.ms.median / medians["loop"];
+        }
+    }
+
+    Row* jobgraph_row(const std::string& workload) {
+        for (Row& row : rows_) {
+            if (row.workload == workload && row.system == "jobgraph") return &row;
+        }
+        return nullptr;
+    }
+
+    void graph_workload(const std::string& workload, const StaticGraph& graph, const std::string& shape) {
+        interleaved(workload, graph.size, expected_checksum(graph.size),
+                    [&](System& system) { return system.run_graph(graph); },
+                    fmt::format("{}, {} edges", shape, graph.deps.size()));
+        if (Row* row = jobgraph_row(workload)) {
+            row->target = "<= 1.0x tbb, <= 2.0x loop";
+            if (row->vs_tbb && row->vs_loop) row->target_met = *row->vs_tbb <= 1.0 && *row->vs_loop <= 2.0;
+        }
+    }
+
+    void recursion_workload() {
+        const int depth = sizes_.recursion_depth;
+        interleaved("spawn", recursion_size(depth), expected_checksum(recursion_size(depth)),
+                    [&](System& system) { return system.run_recursion(depth); },
+                    fmt::format("binary recursion to depth {}, children spawned at run time", depth));
+        if (Row* row = jobgraph_row("spawn")) {
+            row->target = "<= 1500 ns/task";
+            row->target_met = row->ns_per_task <= 1500.0;
+        }
+    }
+
+    void spawn_cost_workload() {
+        if (!wants("jobgraph")) return;
+        const std::uint32_t batches = sizes_.spawn_cost_batches;
+        std::vector<double> small_us, large_us, small_ms, large_ms;
+        bool ok = true;
+        for (int rep = 0; rep < repeat_; ++rep) {
+            for (const bool large : {rep % 2 == 1, rep % 2 == 0}) {
+                const SpawnCostRun run =
+                    run_spawn_cost(large ? sizes_.spawn_cost_large : sizes_.spawn_cost_small, batches, workers_);
+                if (!run.ok) {
+                    ok = false;
+                    fmt::print(stderr, "spawn-cost: {}\n", run.problem);
+                }
+                (large ? large_us : small_us).push_back(run.median_batch_us);
+                (large ? large_ms : small_ms).push_back(run.total_ms);
+            }
+        }
+        const Summary small = summarize(small_us);
+        const Summary large = summarize(large_us);
+        const double ratio = large.median / small.median;
+        Row row;
+        row.workload = "spawn-cost";
+        row.system = "jobgraph";
+        row.tasks = sizes_.spawn_cost_large;
+        row.ms = summarize(large_ms);
+        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
+        row.result_ok = ok;
+        row.target = "batch cost ratio <= 1.3";
+        row.target_met = ratio <= 1.3;
+        row.detail = fmt::format(
+            "one spawned batch (2 tasks) costs {:.2f} us (min {:.2f}) in a job of {} tasks vs {:.2f} us (min {:.2f}) in "
+            "one of {}: ratio {:.2f}; medians over {} chained batches per run; whole {}-task job {:.0f} ms vs {:.0f} ms",
+            large.median, large.min, sizes_.spawn_cost_large, small.median, small.min, sizes_.spawn_cost_small, ratio,
+            batches, sizes_.spawn_cost_small, summarize(small_ms).median, summarize(large_ms).median);
+        row.extra = {{"batch_us_large", large.median}, {"batch_us_small", small.median}, {"batch_cost_ratio", ratio}};
+        rows_.push_back(std::move(row));
+    }
+
+    void async_dag_workload() {
+        if (!wants("jobgraph")) return;
+        StaticGraph graph = random_dag(sizes_.async_dag_tasks, 4, sizes_.async_dag_window, 7);
+        add_sleeps(graph, sizes_.async_min_ms, sizes_.async_max_ms, 11);
+        const double critical = critical_path_ms(graph);
+        const double waves = wave_makespan_ms(graph);
+        const Checksum expected = expected_checksum(graph.size);
+        std::vector<double> makespans;
+        bool ok = true;
+        for (int rep = 0; rep < repeat_; ++rep) {
+            const AsyncRun run = run_async_graph(graph, workers_);
+            ok = ok && run.ok && run.checksum == expected;
+            if (!run.ok) fmt::print(stderr, "async-dag: {}\n", run.problem);
+            makespans.push_back(run.makespan_ms);
+        }
+        Row row;
+        row.workload = "async-dag";
+        row.system = "jobgraph";
+        row.tasks = graph.size;
+        row.ms = summarize(makespans);
+        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
+        row.result_ok = ok;
+        const double limit = 1.05 * critical + 2.0;
+        row.target = fmt::format("makespan <= {:.1f} ms", limit);
+        row.target_met = row.ms.median <= limit;
+        row.detail = fmt::format(
+            "{} tasks sleeping {}-{} ms (async completion, timer thread), up to 4 deps among the previous {}: makespan "
+            "{:.1f} ms = {:.3f}x the critical path {:.1f} ms; a wave-by-wave schedule would need {:.1f} ms",
+            graph.size, sizes_.async_min_ms, sizes_.async_max_ms, sizes_.async_dag_window, row.ms.median,
+            row.ms.median / critical, critical, waves);
+        row.extra = {{"critical_path_ms", critical}, {"wave_makespan_ms", waves}};
+        rows_.push_back(std::move(row));
+    }
+
+    void async_wait_workload() {
+        if (!wants("jobgraph")) return;
+        StaticGraph graph = chain(1);  // reshaped below: independent tasks
+        graph.shape = "independent";
+        graph.size = sizes_.async_wait_tasks;
+        graph.offsets.assign(graph.size + 1, 0);
+        graph.sleep_ms.assign(graph.size, sizes_.async_wait_ms);
+        const Checksum expected = expected_checksum(graph.size);
+        std::vector<double> makespans;
+        bool ok = true;
+        for (int rep = 0; rep < repeat_; ++rep) {
+            const AsyncRun run = run_async_graph(graph, workers_);
+            ok = ok && run.ok && run.checksum == expected;
+            if (!run.ok) fmt::print(stderr, "async-wait: {}\n", run.problem);
+            makespans.push_back(run.makespan_ms);
+        }
+        Row row;
+        row.workload = "async-wait";
+        row.system = "jobgraph";
+        row.tasks = graph.size;
+        row.ms = summarize(makespans);
+        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
+        row.result_ok = ok;
+        const double limit = 3.0 * sizes_.async_wait_ms;
+        row.target = fmt::format("all done <= {:.0f} ms", limit);
+        row.target_met = row.ms.max <= limit;
+        row.detail = fmt::format("{} independent tasks each completing asynchronously after {} ms, {} workers",
+                                 graph.size, sizes_.async_wait_ms, workers_);
+        rows_.push_back(std::move(row));
+    }
+
+    void memory_workload() {
+        const std::uint32_t tasks = sizes_.memory_tasks;
+        const Checksum expected = expected_checksum(tasks);
+        for (const auto& system : system_names_) {
+            const MemoryRun run = probe_memory(self_, system, tasks);
+            const bool ok = run.ok && run.checksum == expected;
+            if (!ok) fmt::print(stderr, "memory on {}: {}\n", system, run.problem);
+            const double peak_bytes = static_cast<double>(run.peak_kb) * 1024.0;
+            const double per_task = static_cast<double>(run.peak_kb - run.baseline_kb) * 1024.0 / tasks;
+            Row row;
+            row.workload = "memory";
+            row.system = system;
+            row.tasks = tasks;
+            row.result_ok = ok;
+            row.detail = fmt::format("chain of {} tasks: peak RSS {:.0f} MB, {:.0f} bytes per task above the {:.0f} MB "
+                                     "baseline (VmHWM, child process)",
+                                     tasks, peak_bytes / 1e6, per_task, static_cast<double>(run.baseline_kb) * 1024 / 1e6);
+            row.extra = {{"peak_bytes", peak_bytes}, {"bytes_per_task", per_task}};
+            if (system == "jobgraph") {
+                row.target = "peak <= 1 GiB";
+                row.target_met = peak_bytes <= 1024.0 * 1024 * 1024;
+            }
+            rows_.push_back(std::move(row));
+        }
+    }
+
+    Sizes sizes_;
+    std::vector<std::string> system_names_;
+    int repeat_;
+    std::size_t workers_;
+    std::string self_;
+    std::vector<Row> rows_;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(',', start), text.size());
+        if (end > start) items.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return items;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+    using namespace bench;
+    CLI::App app{"jobgraph_bench: jobgraph vs oneTBB flow graph vs a single-threaded loop"};
+    std::string system = "all";
+    std::string workload = "all";
+    std::string scale = "full";
+    int repeat = 5;
+    std::size_t workers = 2;
+    std::string json_path;
+    std::uint32_t tasks = 0;
+    int depth = 0;
+    std::string memory_child;
+    app.add_option("--system", system, "jobgraph, tbb, loop or all (comma-separated list allowed)");
+    app.add_option("--workload", workload,
+                   "dag, chain, fanout, spawn, spawn-cost, async-dag, async-wait, memory or all (comma-separated)");
+    app.add_option("--scale", scale, "small (seconds, for CI) or full (the issue's sizes)")
+        ->check(CLI::IsMember({"small", "full"}));
+    app.add_option("--repeat", repeat, "timed repetitions per system (interleaved)")->check(CLI::PositiveNumber);
+    app.add_option("--workers", workers, "worker threads for jobgraph and oneTBB")->check(CLI::PositiveNumber);
+    app.add_option("--tasks", tasks, "override the task count of dag/chain/fanout/memory");
+    app.add_option("--depth", depth, "override the recursion depth of spawn");
+    app.add_option("--json", json_path, "also write the table as JSON to this file");
+    app.add_option("--memory-child", memory_child, "internal: run the memory workload on one system")
+        ->group("");
+    CLI11_PARSE(app, argc, argv);
+
+    if (!memory_child.empty()) return memory_child_main(memory_child, tasks, workers);
+
+    Sizes sizes = scale == "small" ? small_sizes() : Sizes{};
+    if (tasks > 0) sizes.graph_tasks = sizes.memory_tasks = tasks;
+    if (depth > 0) sizes.recursion_depth = depth;
+
+    std::vector<std::string> systems = system == "all" ? std::vector<std::string>{"jobgraph", "tbb", "loop"}
+                                                       : split_list(system);
+    std::vector<std::string> workloads = workload == "all" ? all_workloads : split_list(workload);
+    for (const auto& s : systems) {
+        if (s != "jobgraph" && s != "tbb" && s != "loop") {
+            fmt::print(stderr, "unknown system: {}\n", s);
+            return 2;
+        }
+    }
+    for (const auto& w : workloads) {
+        if (std::find(all_workloads.begin(), all_workloads.end(), w) == all_workloads.end()) {
+            fmt::print(stderr, "unknown workload: {}\n", w);
+            return 2;
+        }
+    }
+
+    Bench bench(sizes, systems, repeat, workers, std::filesystem::read_symlink("/proc/self/exe").string());
+    for (const auto& w : workloads) bench.run(w);
+
+    std::string command = "jobgraph_bench";
+    for (int i = 1; i < argc; ++i) command += fmt::format(" {}", argv[i]);
+    fmt::print("\n{} | {} | {} workers | repeat {} | scale {}\n\n", command, machine_description(), workers, repeat,
+               scale);
+    print_table(bench.rows());
+
+    if (!json_path.empty()) {
+        const nlohmann::json info{{"command", command}, {"machine", machine_description()}, {"workers", workers},
+                                  {"repeat", repeat},   {"scale", scale}};
+        std::ofstream(json_path) << to_json_report(bench.rows(), info).dump(2) << '\n';
+    }
+    if (!bench.all_results_ok()) {
+        fmt::print(stderr, "FAILED: a system computed a wrong result (see above)\n");
+        return 1;
+    }
+    return 0;
+}

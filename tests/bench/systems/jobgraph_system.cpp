@@ -1,0 +1,97 @@
+// jobgraph: the graph becomes a JobSpec (positional ids, dependencies by id), the Orchestrator
+// validates and runs it, and the outputs are read back from the JobResult.
+
+#include "systems/system.hpp"
+
+#include <jobgraph/jobgraph.hpp>
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace bench {
+namespace {
+
+constexpr const char* service = "bench";
+
+jobgraph::TaskSpec make_task(const char* command, nlohmann::json input) {
+    jobgraph::TaskSpec task;
+    task.service = service;
+    task.command = command;
+    task.input = std::move(input);
+    return task;
+}
+
+RunResult collect(const jobgraph::JobResult& result, std::size_t expected_tasks) {
+    RunResult run;
+    if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != expected_tasks) {
+        run.ok = false;
+        run.problem = fmt::format("job {}: status {}, {} of {} tasks; {}", result.name,
+                                  jobgraph::to_string(result.status), result.tasks.size(), expected_tasks,
+                                  result.error_message.value_or("no job error"));
+        return run;
+    }
+    for (const auto& task : result.tasks) run.checksum.add(task.output);
+    return run;
+}
+
+class JobgraphSystem final : public System {
+public:
+    explicit JobgraphSystem(std::size_t workers) : orchestrator_(register_handlers(), {.workers = workers}) {}
+
+    std::string_view name() const override { return "jobgraph"; }
+
+    RunResult run_graph(const StaticGraph& graph) override {
+        jobgraph::JobResult result;
+        {
+            jobgraph::JobSpec job;
+            job.name = graph.shape;
+            job.limits.max_tasks = graph.size;
+            job.tasks.reserve(graph.size);
+            for (std::uint32_t i = 0; i < graph.size; ++i) {
+                auto& task = job.tasks.emplace_back(make_task("work", task_input(i)));
+                task.depends_on.reserve(graph.dep_count(i));
+                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) {
+                    task.depends_on.push_back(std::to_string(*d));
+                }
+            }
+            result = orchestrator_.run(job);
+        }
+        return collect(result, graph.size);
+    }
+
+    RunResult run_recursion(int depth) override {
+        jobgraph::JobSpec job;
+        job.name = "recursion";
+        job.limits.max_tasks = static_cast<std::int64_t>(recursion_size(depth));
+        job.limits.max_depth = depth;
+        job.tasks.push_back(make_task("split", task_input(0)));
+        const jobgraph::JobResult result = orchestrator_.run(job);
+        return collect(result, recursion_size(depth));
+    }
+
+private:
+    // The handlers: "work" does the task body; "split" does it too and, above the job's
+    // maximum depth, spawns its two children through the context.
+    jobgraph::HandlerRegistry& register_handlers() {
+        registry_.add(service, "work", [](jobgraph::TaskContext& ctx) { return task_output(ctx.input()); });
+        registry_.add(service, "split", [](jobgraph::TaskContext& ctx) {
+            if (ctx.depth() < ctx.limits().max_depth) {
+                const auto k = ctx.input()["i"].get<std::uint64_t>();
+                ctx.spawn(make_task("split", task_input(2 * k + 1)));
+                ctx.spawn(make_task("split", task_input(2 * k + 2)));
+            }
+            return task_output(ctx.input());
+        });
+        return registry_;
+    }
+
+    jobgraph::HandlerRegistry registry_;
+    jobgraph::Orchestrator orchestrator_;
+};
+
+}  // namespace
+
+std::unique_ptr<System> make_jobgraph_system(std::size_t workers) { return std::make_unique<JobgraphSystem>(workers); }
+
+}  // namespace bench

@@ -1,0 +1,38 @@
+#pragma once
+// A system under test: something that runs a workload's tasks and reports what they computed.
+// Each run covers the whole life of the work: build, validate, run, collect, tear down.
+
+#include "workloads.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace bench {
+
+/// What one run computed, for the cross-system check.
+struct RunResult {
+    Checksum checksum;
+    bool ok = true;       // false when the system itself reported a failure
+    std::string problem;  // why, when !ok
+};
+
+class System {
+public:
+    virtual ~System() = default;
+    /// "jobgraph", "tbb" or "loop".
+    virtual std::string_view name() const = 0;
+    /// Runs every task of @p graph once its dependencies have run.
+    virtual RunResult run_graph(const StaticGraph& graph) = 0;
+    /// Runs a binary recursion to @p depth, each task creating its two children at run time.
+    virtual RunResult run_recursion(int depth) = 0;
+};
+
+/// jobgraph's Orchestrator with @p workers worker threads.
+std::unique_ptr<System> make_jobgraph_system(std::size_t workers);
+/// oneTBB flow graph (recursion: nested task_group) in an arena of @p threads threads.
+std::unique_ptr<System> make_tbb_system(int threads);
+/// One thread, no pool: the graph in topological order, recursion by plain recursion.
+std::unique_ptr<System> make_loop_system();
+
+}  // namespace bench
