@@ -57,7 +57,8 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     outcome.batch.resize(outcome.children.size());
     outcome.handlers.resize(outcome.children.size(), nullptr);
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {
-        const TaskSpec& child = outcome.children[i];
+        TaskSpec& child = outcome.children[i];
+        if (child.input.is_null()) child.input = nlohmann::json::object();
         auto& task = outcome.batch[i];
         task.id = child_task_id(child, context.task_id, i);
         task.depends_on = child.depends_on;

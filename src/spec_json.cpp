@@ -80,7 +80,7 @@ TaskSpec read_task(const json& j, std::string_view where, std::vector<std::strin
     }
     read_string(j, "service", task.service, where, problems);
     read_string(j, "command", task.command, where, problems);
-    if (const auto it = j.find("input"); it != j.end()) {
+    if (const auto it = j.find("input"); it != j.end() && !it->is_null()) {
         if (!it->is_object()) {
             problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where, it->dump()));
         } else {

@@ -71,7 +71,8 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
 
     std::vector<const HandlerEntry*> handlers(count, nullptr);
     for (std::size_t i = 0; i < count; ++i) {
-        const TaskSpec& task = spec.tasks[i];
+        TaskSpec& task = spec.tasks[i];
+        if (task.input.is_null()) task.input = nlohmann::json::object();  // `input = {}` in C++ is null
         if (task.service.empty() || task.command.empty()) {
             problems.push_back(fmt::format("Task {}: service and command must be non-empty strings", ids[i]));
             continue;

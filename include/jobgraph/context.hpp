@@ -23,8 +23,8 @@ class OutputSource;
 
 /// Children and trace a handler hands over through its context; merged with its return value.
 struct SpawnBuffer {
-    std::vector<TaskSpec> children;
-    std::optional<nlohmann::json> trace;
+    std::vector<TaskSpec> children{};
+    std::optional<nlohmann::json> trace{};
 };
 }  // namespace detail
 

@@ -20,16 +20,16 @@ namespace jobgraph {
 
 /// @brief A task changed status (including its creation as `pending`).
 struct TaskEvent {
-    std::string task_id;
+    std::string task_id{};
     TaskStatus status = TaskStatus::pending;
     Timestamp at{};
-    std::string reason;  ///< empty when there is none
+    std::string reason{};  ///< empty when there is none
 };
 
 /// @brief A running task's batch of children was added to the job.
 struct SpawnEvent {
-    std::string parent_id;
-    std::vector<std::string> child_ids;
+    std::string parent_id{};
+    std::vector<std::string> child_ids{};
 };
 
 /// @brief Override what you need; every method does nothing by default.

@@ -25,17 +25,17 @@ using InputCheck = std::function<std::optional<std::string>(const nlohmann::json
 /// @brief How a handler behaves besides its callback.
 struct HandlerOptions {
     bool side_effect_free = false;  ///< allowed to run in plan mode
-    InputCheck input_check;         ///< optional
-    std::string description;        ///< one line, for listings
+    InputCheck input_check{};         ///< optional
+    std::string description{};        ///< one line, for listings
 };
 
 /// @brief A registered handler.
 struct HandlerEntry {
-    std::string service;
-    std::string command;
-    HandlerOptions options;
-    Handler handler;              ///< set for a synchronous handler
-    AsyncHandler async_handler;   ///< set for an asynchronous handler
+    std::string service{};
+    std::string command{};
+    HandlerOptions options{};
+    Handler handler{};              ///< set for a synchronous handler
+    AsyncHandler async_handler{};   ///< set for an asynchronous handler
 
     bool is_async() const noexcept { return static_cast<bool>(async_handler); }
 };

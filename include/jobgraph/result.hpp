@@ -33,22 +33,22 @@ struct JobStats {
 struct JobHistoryEntry {
     JobStatus status = JobStatus::running;
     Timestamp at{};
-    std::string reason;
+    std::string reason{};
 
     bool operator==(const JobHistoryEntry&) const = default;
 };
 
 /// @brief What a run returns: the job's status, stats and every task record.
 struct JobResult {
-    std::string name;
+    std::string name{};
     JobStatus status = JobStatus::running;
-    std::optional<std::string> error_message;  ///< only for a job-level error
+    std::optional<std::string> error_message{};  ///< only for a job-level error
     Timestamp started_at{};
     Timestamp completed_at{};
     JobStats stats;
     /// Ordered by start time, ties by creation order, never-started tasks last.
-    std::vector<TaskRecord> tasks;
-    std::vector<JobHistoryEntry> history;
+    std::vector<TaskRecord> tasks{};
+    std::vector<JobHistoryEntry> history{};
 
     /// @brief The record of the task with this id, or nullptr.
     const TaskRecord* find(std::string_view id) const noexcept;

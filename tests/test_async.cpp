@@ -1,0 +1,133 @@
+// Section 5: handlers that complete asynchronously hold no worker while they wait.
+#include "helpers.hpp"
+
+#include <condition_variable>
+#include <mutex>
+
+using namespace jobgraph;
+using namespace jobgraph::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Collects completions and fulfils them from its own thread once told to.
+class Completer {
+public:
+    void add(Completion completion, json result) {
+        std::lock_guard lock(mutex_);
+        pending_.emplace_back(std::move(completion), std::move(result));
+        changed_.notify_all();
+    }
+    /// Waits (up to 5 s) until @p count completions are held; true if they all arrived.
+    bool wait_for(std::size_t count) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, 5s, [&] { return pending_.size() >= count; });
+    }
+    void fulfil_all() {
+        std::vector<std::pair<Completion, json>> pending;
+        {
+            std::lock_guard lock(mutex_);
+            pending.swap(pending_);
+        }
+        for (auto& [completion, result] : pending) completion.succeed(result);
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::pair<Completion, json>> pending_;
+};
+
+}  // namespace
+
+TEST_CASE("Asynchronous handlers hold no worker while they wait", "[async]") {
+    Completer completer;
+    HandlerRegistry registry;
+    registry.add_async("io", "wait", [&](TaskContext& ctx, Completion done) {
+        completer.add(std::move(done), json{{"id", ctx.id()}});
+    });
+    registry.add("t", "echo", [](TaskContext& ctx) { return ctx.input(); });
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 10; ++i) tasks.push_back(task("io", "wait"));
+    tasks.push_back(task("t", "echo", {}, {"0", "9"}, "after"));
+
+    bool all_started_while_pending = false;
+    std::thread fulfiller([&] {
+        all_started_while_pending = completer.wait_for(10);  // only possible if no worker is held
+        completer.fulfil_all();
+    });
+    const auto result = run(registry, job(tasks), 1);  // a single worker
+    fulfiller.join();
+    CHECK(all_started_while_pending);
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK(result.at("3").output == json{{"id", "3"}});
+    CHECK(result.at("after").status == TaskStatus::succeeded);
+}
+
+TEST_CASE("An asynchronous completion fulfilled from another thread can fail, abort or spawn", "[async]") {
+    HandlerRegistry registry;
+    registry.add("t", "echo", [](TaskContext& ctx) { return ctx.input(); });
+    registry.add_async("io", "later", [](TaskContext& ctx, Completion done) {
+        const std::string mode = ctx.input().at("mode");
+        if (mode == "context-spawn") ctx.spawn(task("t", "echo", {{"from", "context"}}));
+        std::thread([done, mode] {
+            std::this_thread::sleep_for(5ms);
+            if (mode == "fail") {
+                done.fail("remote error");
+            } else if (mode == "abort") {
+                done.abort("gave up");
+            } else if (mode == "spawn") {
+                done.succeed({{"childTasks", json::array({child("t", "echo")})}, {"output", {{"ok", 1}}}});
+            } else {
+                CHECK(done.succeed({{"ok", 2}}));
+                CHECK_FALSE(done.succeed({{"ok", 3}}));  // the first fulfilment wins
+                CHECK_FALSE(done.fail("too late"));
+            }
+        }).detach();
+    });
+    JobSpec spec = job({task("io", "later", {{"mode", "fail"}}), task("io", "later", {{"mode", "abort"}}),
+                        task("io", "later", {{"mode", "spawn"}}), task("io", "later", {{"mode", "context-spawn"}}),
+                        task("io", "later", {{"mode", "twice"}})});
+    spec.abort_on_failure = false;
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(result.at("0").status == TaskStatus::failed);
+    CHECK(result.at("0").output == json{{"error", "remote error"}});
+    CHECK(result.at("1").status == TaskStatus::aborted);
+    CHECK(result.at("1").output == json{{"error", "gave up"}});
+    CHECK(result.at("2").output == json{{"ok", 1}});
+    CHECK(result.at("2-0").status == TaskStatus::succeeded);
+    CHECK(result.at("3").children == std::vector<std::string>{"3-0"});
+    CHECK(result.at("3-0").input == json{{"from", "context"}});
+    CHECK(result.at("4").output == json{{"ok", 2}});
+}
+
+TEST_CASE("A completion dropped unfulfilled fails its task; a throwing async handler fails too", "[async]") {
+    HandlerRegistry registry;
+    registry.add_async("io", "drop", [](TaskContext&, Completion) {});
+    registry.add_async("io", "throw", [](TaskContext&, Completion) { throw std::runtime_error("no connection"); });
+    JobSpec spec = job({task("io", "drop"), task("io", "throw")});
+    spec.abort_on_failure = false;
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(result.at("0").output == json{{"error", "Asynchronous handler dropped its completion without fulfilling it"}});
+    CHECK(result.at("1").output == json{{"error", "no connection"}});
+}
+
+TEST_CASE("An asynchronous handler hears the stop request through its completion", "[async][timeout]") {
+    HandlerRegistry registry;
+    std::mutex mutex;
+    std::vector<std::unique_ptr<std::stop_callback<std::function<void()>>>> callbacks;
+    registry.add_async("io", "forever", [&](TaskContext&, Completion done) {
+        std::lock_guard lock(mutex);
+        callbacks.push_back(std::make_unique<std::stop_callback<std::function<void()>>>(
+            done.stop_token(), std::function<void()>([done] { done.abort("cancelled by stop request"); })));
+    });
+    JobSpec spec = job({task("io", "forever"), task("io", "forever")});
+    spec.limits.timeout = 50ms;
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    CHECK(result.at("0").status == TaskStatus::aborted);
+    CHECK(result.at("0").output == json{{"error", "cancelled by stop request"}});
+    CHECK_THAT(*result.error_message, Catch::StartsWith("Job execution timeout: 50ms limit exceeded."));
+    callbacks.clear();
+}

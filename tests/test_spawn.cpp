@@ -1,0 +1,201 @@
+// Section 4: spawning children, atomic batches, their dependencies and join waits.
+#include "helpers.hpp"
+
+#include <mutex>
+
+using namespace jobgraph;
+using namespace jobgraph::testing;
+
+namespace {
+
+json spawn_input(json children) { return json{{"children", std::move(children)}}; }
+
+// Records "start <id>" and "end <id>" for every task, in the order they happen.
+struct EventLog {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    void add(std::string line) {
+        std::lock_guard lock(mutex);
+        lines.push_back(std::move(line));
+    }
+    std::ptrdiff_t position(const std::string& line) {
+        const auto it = std::find(lines.begin(), lines.end(), line);
+        REQUIRE(it != lines.end());
+        return it - lines.begin();
+    }
+};
+
+HandlerRegistry logging_registry(EventLog& log) {
+    HandlerRegistry registry;
+    registry.add("log", "run", [&log](TaskContext& ctx) {
+        log.add("start " + ctx.id());
+        std::this_thread::sleep_for(std::chrono::milliseconds(ctx.input().value("ms", 0)));
+        json result = {{"childTasks", ctx.input().value("children", json::array())}};
+        log.add("end " + ctx.id());
+        return result;
+    });
+    return registry;
+}
+
+}  // namespace
+
+TEST_CASE("A batch whose third child is invalid adds no child at all", "[spawn]") {
+    const auto registry = basic_registry();
+    const auto children = json::array({child("t", "echo"), child("t", "echo"), child("t", "nope"), child("t", "echo")});
+    const auto result = run(registry, job({task("t", "spawn", spawn_input(children))}), any_worker_count());
+    CHECK(result.status == JobStatus::failed);
+    CHECK(result.stats.total == 1);
+    CHECK(result.at("0").children.empty());
+    CHECK(result.at("0").status == TaskStatus::failed);
+    CHECK(result.at("0").output ==
+          json{{"error", "Child task validation failed for parent 0:\nInvalid service/command combination: t/nope"}});
+}
+
+TEST_CASE("Every problem of a batch's children is listed", "[spawn]") {
+    HandlerRegistry registry = basic_registry();
+    registry.add(
+        "mail", "send", [](TaskContext&) { return json::object(); },
+        {.input_check = [](const json& input) -> std::optional<std::string> {
+            return input.contains("to") ? std::nullopt : std::optional<std::string>("\"to\" is required");
+        }});
+    const auto children = json::array({child("mail", "send"), json{{"service", "t"}}, child("x", "y"), 5});
+    const auto result = run(registry, job({task("t", "spawn", spawn_input(children))}));
+    CHECK(result.at("0").output.at("error") ==
+          "Child task validation failed for parent 0:\n"
+          "childTasks[3]: a task must be a JSON object, got 5\n"
+          "Invalid input for child task 0-0 (mail/send): \"to\" is required\n"
+          "Child task 0-1: service and command must be non-empty strings\n"
+          "Invalid service/command combination: x/y\n"
+          "Child task 0-3: service and command must be non-empty strings");
+}
+
+TEST_CASE("Duplicate child ids are refused, within the batch or against the job", "[spawn]") {
+    const auto registry = basic_registry();
+    const auto children = json::array({child("t", "echo", {}, {}, "x"), child("t", "echo", {}, {}, "x"),
+                                       child("t", "echo", {}, {}, "other")});
+    JobSpec spec = job({task("t", "spawn", spawn_input(children)), named("other")});
+    spec.abort_on_failure = false;
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(result.at("0").output == json{{"error", "Duplicate child task IDs detected: x, other"}});
+    CHECK(result.stats.total == 2);
+}
+
+TEST_CASE("A dependency must name an existing task or a sibling", "[spawn]") {
+    const auto registry = basic_registry();
+    const auto children = json::array({child("t", "echo", {}, {"ghost"}), child("t", "echo", {}, {"0-0", "nope"})});
+    const auto result = run(registry, job({task("t", "spawn", spawn_input(children))}), any_worker_count());
+    CHECK(result.at("0").output ==
+          json{{"error",
+                "Invalid dependency: Child task 0-0 depends on non-existent task ghost\n"
+                "Invalid dependency: Child task 0-1 depends on non-existent task nope"}});
+}
+
+TEST_CASE("Siblings may depend on later siblings", "[spawn]") {
+    EventLog log;
+    const auto registry = logging_registry(log);
+    const auto children = json::array({
+        child("log", "run", {}, {"last"}, "first"),
+        child("log", "run", {}, {"last"}, "middle"),
+        child("log", "run", {{"ms", 20}}, {}, "last"),
+    });
+    const auto result = run(registry, job({task("log", "run", spawn_input(children))}), any_worker_count());
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(log.position("end last") < log.position("start first"));
+    CHECK(log.position("end last") < log.position("start middle"));
+}
+
+TEST_CASE("A child may depend on its parent or grandparent without waiting", "[spawn]") {
+    EventLog log;
+    const auto registry = logging_registry(log);
+    const auto grandchildren = json::array({child("log", "run", {}, {"root", "root-0"})});
+    const auto children = json::array({child("log", "run", spawn_input(grandchildren), {"root"})});
+    const auto result = run(registry, job({task("log", "run", spawn_input(children), {}, "root")}), any_worker_count());
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK(result.stats.succeeded == 3);
+    CHECK(result.at("root-0-0").depends_on == std::vector<std::string>{"root", "root-0"});
+}
+
+TEST_CASE("A dependent waits for everything its dependency spawned, at any depth", "[spawn]") {
+    EventLog log;
+    const auto registry = logging_registry(log);
+    const auto deep = json::array({child("log", "run", {{"ms", 30}})});
+    const auto middle = json::array({child("log", "run", spawn_input(deep)), child("log", "run", {{"ms", 5}})});
+    JobSpec spec = job({task("log", "run", spawn_input(middle), {}, "P"), task("log", "run", {}, {"P"}, "W"),
+                        task("log", "run", {}, {}, "free")});
+    const auto result = run(registry, spec, any_worker_count());
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(log.position("end P-0-0") < log.position("start W"));
+    CHECK(log.position("end P-1") < log.position("start W"));
+    CHECK(result.at("W").depends_on == std::vector<std::string>{"P"});  // join waits are not written in
+}
+
+TEST_CASE("A cycle formed only through join waits is refused with its path", "[spawn]") {
+    const auto registry = basic_registry();
+    // A-0 depends on B while B depends on A: A would wait for A-0, which waits for B, which waits for A.
+    const auto children = json::array({child("t", "echo", {}, {"B"}, "A-0")});
+    JobSpec spec = job({task("t", "spawn", spawn_input(children), {}, "A"), named("B", {"A"})});
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(result.at("A").status == TaskStatus::failed);
+    CHECK(result.at("A").output == json{{"error", "Circular dependencies detected: A-0 -> B -> A -> A-0"}});
+    CHECK(result.at("B").status == TaskStatus::aborted);
+    CHECK(result.at("B").output == json{{"error", "Aborted: dependency A failed"}});
+    CHECK(result.stats.total == 2);
+}
+
+TEST_CASE("A child may depend on a finished task elsewhere in the job", "[spawn]") {
+    const auto registry = basic_registry();
+    const auto children = json::array({child("t", "echo", {}, {"early"})});
+    JobSpec spec = job({named("early"), task("t", "spawn", spawn_input(children), {"early"})});
+    const auto result = run(registry, spec, any_worker_count());
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK(result.at("1-0").status == TaskStatus::succeeded);
+}
+
+TEST_CASE("Output, trace and children are split as the contract says", "[spawn]") {
+    HandlerRegistry registry = basic_registry();
+    registry.add("r", "with-output", [](TaskContext&) {
+        return json{{"output", {{"answer", 42}}}, {"trace", {{"tokens", 7}}}, {"note", "dropped"}};
+    });
+    registry.add("r", "without-output", [](TaskContext&) {
+        return json{{"answer", 1}, {"childTasks", json::array({child("t", "echo")})}, {"trace", "why"}};
+    });
+    registry.add("r", "scalar", [](TaskContext&) { return json(3); });
+    registry.add("r", "bad-children", [](TaskContext&) { return json{{"childTasks", {{"not", "array"}}}}; });
+    registry.add("r", "context", [](TaskContext& ctx) {
+        ctx.spawn(task("t", "echo", {{"via", "context"}}));
+        ctx.set_trace("from context");
+        return json{{"childTasks", json::array({child("t", "echo", {{"via", "result"}})})}};
+    });
+    JobSpec spec = job({task("r", "with-output"), task("r", "without-output"), task("r", "scalar"),
+                        task("r", "bad-children"), task("r", "context")});
+    spec.abort_on_failure = false;
+    const auto result = run(registry, spec);
+    CHECK(result.at("0").output == json{{"answer", 42}});
+    CHECK(result.at("0").trace == json{{"tokens", 7}});
+    CHECK(result.at("1").output == json{{"answer", 1}});
+    CHECK(result.at("1").trace == "why");
+    CHECK(result.at("1").children == std::vector<std::string>{"1-0"});
+    CHECK(result.at("2").output == 3);
+    CHECK(result.at("2").trace.is_null());
+    CHECK(result.at("3").status == TaskStatus::failed);
+    CHECK(result.at("3").output == json{{"error", "childTasks must be an array of task specs, got object"}});
+    CHECK(result.at("4").children == std::vector<std::string>{"4-0", "4-1"});
+    CHECK(result.at("4-0").input == json{{"via", "context"}});
+    CHECK(result.at("4-1").input == json{{"via", "result"}});
+    CHECK(result.at("4").trace == "from context");
+}
+
+TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][context]") {
+    HandlerRegistry registry = basic_registry();
+    registry.add("r", "read", [](TaskContext& ctx) {
+        return json{{"seen", ctx.output_of("src").value_or(json("none"))},
+                    {"missing", ctx.output_of("ghost").value_or(json("none"))},
+                    {"parent", ctx.parent_id().value_or("root")},
+                    {"depth", ctx.depth()},
+                    {"attempt", ctx.attempt()},
+                    {"maxTasks", ctx.limits().max_tasks}};
+    });
+    const auto result = run(registry, job({named("src", {}, {{"v", 1}}), task("r", "read", {}, {"src"})}));
+    CHECK(result.at("1").output ==
+          json{{"seen", {{"v", 1}}}, {"missing", "none"}, {"parent", "root"}, {"depth", 0}, {"attempt", 1}, {"maxTasks", 1000}});
+}

@@ -1,0 +1,173 @@
+// The TaskGraph on its own: waits, settling, join semantics and incremental cycle checks.
+#include "helpers.hpp"
+
+using namespace jobgraph;
+using Index = TaskGraph::Index;
+using NewTask = TaskGraph::NewTask;
+using Outcome = TaskGraph::Outcome;
+
+namespace {
+
+std::vector<std::string> names(const TaskGraph& graph, const std::vector<Index>& tasks) {
+    std::vector<std::string> out;
+    for (const Index t : tasks) out.push_back(graph.id(t));
+    return out;
+}
+
+// Starts a ready task and finishes it, returning what moved on.
+TaskGraph::Changes run_task(TaskGraph& graph, std::string_view id, Outcome outcome = Outcome::succeeded) {
+    TaskGraph::Changes changes;
+    const Index task = *graph.find(id);
+    graph.mark_started(task);
+    graph.finish(task, outcome, changes);
+    return changes;
+}
+
+}  // namespace
+
+TEST_CASE("Roots with no waits are ready at once, others when their dependencies settle", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {"a", "b"}}, {"d", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"a", "d"});
+    CHECK(names(graph, run_task(graph, "a").ready) == std::vector<std::string>{"b"});
+    CHECK(names(graph, run_task(graph, "b").ready) == std::vector<std::string>{"c"});
+    CHECK(graph.unsettled() == 2);
+}
+
+TEST_CASE("A dependency is met only when its children settled too (join)", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index a = *graph.find("a");
+    graph.mark_started(a);
+    changes.clear();
+    graph.add_children(a, {{"a-0", {}}, {"a-1", {"a-0"}}}, changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"a-0"});
+    changes.clear();
+    graph.finish(a, Outcome::succeeded, changes);
+    CHECK(changes.empty());  // a finished, but b waits for a's children
+    CHECK(names(graph, run_task(graph, "a-0").ready) == std::vector<std::string>{"a-1"});
+    CHECK(names(graph, run_task(graph, "a-1").ready) == std::vector<std::string>{"b"});
+    CHECK(graph.is_settled(a));
+}
+
+TEST_CASE("A failed descendant aborts the waiters of its ancestor, naming the dependency", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}, {"x", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index a = *graph.find("a");
+    graph.mark_started(a);
+    changes.clear();
+    graph.add_children(a, {{"a-0", {}}}, changes);
+    graph.finish(a, Outcome::succeeded, changes);
+    changes = run_task(graph, "a-0", Outcome::failed);
+    REQUIRE(changes.aborted.size() == 2);
+    CHECK(graph.id(changes.aborted[0].first) == "b");
+    CHECK(graph.id(changes.aborted[0].second) == "a");
+    CHECK(graph.id(changes.aborted[1].first) == "c");
+    CHECK(graph.id(changes.aborted[1].second) == "b");
+    CHECK(changes.ready.empty());
+    CHECK(graph.unsettled() == 1);  // only x
+}
+
+TEST_CASE("Sequential order waits for settling, whatever the outcome", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {}}, {"c", {}}}, true);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"a"});
+    CHECK(names(graph, run_task(graph, "a", Outcome::failed).ready) == std::vector<std::string>{"b"});
+    CHECK(names(graph, run_task(graph, "b").ready) == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("A dependency on one's own ancestor adds no wait", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index a = *graph.find("a");
+    graph.mark_started(a);
+    changes.clear();
+    const std::vector<NewTask> batch{{"a-0", {"a"}}};
+    CHECK_FALSE(graph.cycle_through_batch(a, batch).has_value());
+    graph.add_children(a, batch, changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"a-0"});
+    const Index child = *graph.find("a-0");
+    changes.clear();
+    graph.mark_started(child);
+    graph.add_children(child, {{"a-0-0", {"a", "a-0"}}}, changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"a-0-0"});
+}
+
+TEST_CASE("A batch closing a cycle through join waits is refused with its path", "[graph]") {
+    // B depends on A; a child of A that depends on B would make A wait for itself.
+    TaskGraph graph;
+    graph.add_roots({{"A", {}}, {"B", {"A"}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index a = *graph.find("A");
+    graph.mark_started(a);
+    CHECK(graph.cycle_through_batch(a, {{"A-0", {"B"}}}) == std::optional<std::string>("A-0 -> B -> A -> A-0"));
+    CHECK(graph.size() == 2);  // nothing was added
+    CHECK(graph.cycle_through_batch(a, {{"A-0", {"A-1"}}, {"A-1", {"A-0"}}}) ==
+          std::optional<std::string>("A-0 -> A-1 -> A-0"));
+    CHECK_FALSE(graph.cycle_through_batch(a, {{"A-0", {"A-1"}}, {"A-1", {}}}).has_value());
+}
+
+TEST_CASE("Waiting on a task that depends on one's grandparent is a cycle", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"g", {}}, {"d", {"g"}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index g = *graph.find("g");
+    graph.mark_started(g);
+    graph.add_children(g, {{"g-0", {}}}, changes);
+    graph.finish(g, Outcome::succeeded, changes);
+    const Index p = *graph.find("g-0");
+    graph.mark_started(p);
+    CHECK(graph.cycle_through_batch(p, {{"g-0-0", {"d"}}}) == std::optional<std::string>("g-0-0 -> d -> g -> g-0 -> g-0-0"));
+}
+
+TEST_CASE("Cycle checks walk only what the new edges reach", "[graph]") {
+    // A long settled chain plus an unsettled task: a batch depending on the chain's end has
+    // nothing unsettled to walk, and a batch without dependencies walks nothing at all.
+    TaskGraph graph;
+    std::vector<NewTask> roots;
+    for (int i = 0; i < 2000; ++i) roots.push_back({std::to_string(i), i > 0 ? std::vector<std::string>{std::to_string(i - 1)} : std::vector<std::string>{}});
+    roots.push_back({"spawner", {}});
+    graph.add_roots(roots, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    for (int i = 0; i < 2000; ++i) run_task(graph, std::to_string(i));
+    const Index spawner = *graph.find("spawner");
+    graph.mark_started(spawner);
+    CHECK_FALSE(graph.cycle_through_batch(spawner, {{"c", {"1999"}}}).has_value());
+    changes.clear();
+    graph.add_children(spawner, {{"c", {"1999"}}}, changes);
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("Duplicate ids and unknown dependencies of a batch are found", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {}}}, false);
+    CHECK(graph.duplicate_ids({{"x", {}}, {"a", {}}, {"x", {}}}) == std::vector<std::string>{"a", "x"});
+    CHECK(graph.missing_dependencies({{"x", {"y", "b", "nope"}}, {"y", {}}}) ==
+          std::vector<std::pair<std::string, std::string>>{{"x", "nope"}});
+}
+
+TEST_CASE("Aborting what has not started settles the rest", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(*graph.find("a"));
+    changes.clear();
+    CHECK(names(graph, graph.abort_not_started(changes)) == std::vector<std::string>{"b", "c"});
+    CHECK(graph.unsettled() == 1);
+    CHECK(run_task(graph, "a").empty());
+    CHECK(graph.unsettled() == 0);
+}
