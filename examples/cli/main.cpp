@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     auto* run = app.add_subcommand("run", "Run a job file and print a summary");
     run->add_option("job", run_options.job_path, "The job file (JSON)")->required();
     run->add_option("--workers", run_options.workers, "Worker threads (default: hardware concurrency)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
     run->add_option("--json", run_options.json_path, "Write the job result as JSON to FILE, or to stdout with -");
     run->add_option("--dot", run_options.dot_path, "Write the final task graph as Graphviz DOT to FILE");
     run->add_option("--store", run_options.store_path, "Keep the job in a SQLite file (not available in this build)");

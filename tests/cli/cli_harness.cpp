@@ -1,0 +1,90 @@
+#include "cli_harness.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cli_test {
+namespace {
+
+// Single quotes keep every argument literal for /bin/sh.
+std::string shell_quoted(const std::string& text) {
+    std::string quoted = "'";
+    for (const char c : text) {
+        if (c == '\'') {
+            quoted += "'\\''";
+        } else {
+            quoted += c;
+        }
+    }
+    return quoted + "'";
+}
+
+}  // namespace
+
+std::filesystem::path scratch_path(const std::string& name) {
+    // One directory per test process: ctest may run several test cases at once.
+    struct ScratchDirectory {
+        std::filesystem::path path =
+            std::filesystem::temp_directory_path() / ("jobgraph-cli-tests-" + std::to_string(::getpid()));
+        ScratchDirectory() { std::filesystem::create_directories(path); }
+        ~ScratchDirectory() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const ScratchDirectory scratch;
+    const auto& directory = scratch.path;
+    static std::atomic<int> counter{0};
+    return directory / (std::to_string(counter++) + "-" + name);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::ostringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+CliRun run_cli(const std::vector<std::string>& args) {
+    const auto out_path = scratch_path("stdout.txt");
+    const auto err_path = scratch_path("stderr.txt");
+    std::string command = shell_quoted(JOBGRAPH_CLI_PATH);
+    for (const auto& arg : args) command += " " + shell_quoted(arg);
+    command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
+
+    const auto started = std::chrono::steady_clock::now();
+    const int status = std::system(command.c_str());
+    CliRun run;
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = read_file(out_path);
+    run.err = read_file(err_path);
+    return run;
+}
+
+std::string example_job(const std::string& file_name) { return std::string(EXAMPLE_JOBS_DIR) + "/" + file_name; }
+std::string fixture_job(const std::string& file_name) { return std::string(FIXTURE_JOBS_DIR) + "/" + file_name; }
+
+nlohmann::json run_job_for_result(const std::string& job_path, CliRun* run, const std::vector<std::string>& extra_args) {
+    const auto json_path = scratch_path("result.json");
+    std::vector<std::string> args{"run", job_path, "--json", json_path.string(), "--quiet"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    CliRun done = run_cli(args);
+    if (run) *run = done;
+    return nlohmann::json::parse(read_file(json_path));
+}
+
+nlohmann::json task_of(const nlohmann::json& result, const std::string& id) {
+    for (const auto& task : result.at("tasks")) {
+        if (task.at("id") == id) return task;
+    }
+    return nullptr;
+}
+
+}  // namespace cli_test

@@ -1,0 +1,144 @@
+// The runner's commands, flags and exit statuses (cli.md, "Commands").
+
+#include "cli_harness.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace cli_test;
+
+TEST_CASE("exit status 0: a job that succeeds", "[cli][exit]") {
+    const auto run = run_cli({"run", example_job("data-processing.json")});
+    CHECK(run.exit_code == 0);
+    CHECK(run.out.find("job data-processing: succeeded") != std::string::npos);
+}
+
+TEST_CASE("exit status 1: a job that fails", "[cli][exit]") {
+    const auto run = run_cli({"run", fixture_job("fail.json")});
+    CHECK(run.exit_code == 1);
+    CHECK(run.out.find("job fail: failed") != std::string::npos);
+    CHECK(run.out.find("disk quota exceeded") != std::string::npos);
+}
+
+TEST_CASE("exit status 3: a job awaiting approval", "[cli][exit]") {
+    CliRun run;
+    const auto result = run_job_for_result(fixture_job("approval.json"), &run);
+    CHECK(run.exit_code == 3);
+    CHECK(result.at("status") == "awaiting_approval");
+    CHECK(task_of(result, "plan").at("status") == "succeeded");
+    CHECK(task_of(result, "look").at("status") == "succeeded");
+    // shell/run is not allowed in plan mode, and what depends on it is planned too.
+    CHECK(task_of(result, "deploy").at("status") == "planned");
+    CHECK(task_of(result, "announce").at("status") == "planned");
+    CHECK(result.at("stats").at("planned") == 2);
+}
+
+TEST_CASE("exit status 2: bad usage", "[cli][exit]") {
+    SECTION("no command") {
+        const auto run = run_cli({});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err.find("A subcommand is required") != std::string::npos);
+    }
+    SECTION("unknown command") {
+        CHECK(run_cli({"launch", example_job("data-processing.json")}).exit_code == 2);
+    }
+    SECTION("run without a job file") {
+        const auto run = run_cli({"run"});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err.find("job is required") != std::string::npos);
+    }
+    SECTION("unknown flag") {
+        CHECK(run_cli({"run", example_job("data-processing.json"), "--fast"}).exit_code == 2);
+    }
+    SECTION("zero workers") {
+        const auto run = run_cli({"run", example_job("data-processing.json"), "--workers", "0"});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err.find("--workers") != std::string::npos);
+    }
+    SECTION("a job file that does not exist") {
+        const auto run = run_cli({"run", "/no/such/job.json"});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err == "jobgraph: /no/such/job.json: cannot read the job file: No such file or directory\n");
+    }
+    SECTION("--store is not available yet") {
+        const auto run = run_cli({"run", example_job("data-processing.json"), "--store", scratch_path("jobs.db").string()});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err == "jobgraph: --store: persistence is not available in this build\n");
+        CHECK(run.out.empty());
+    }
+}
+
+TEST_CASE("help exits 0 and lists the commands", "[cli][exit]") {
+    const auto run = run_cli({"--help"});
+    CHECK(run.exit_code == 0);
+    CHECK(run.out.find("run") != std::string::npos);
+    CHECK(run.out.find("validate") != std::string::npos);
+    CHECK(run.out.find("services") != std::string::npos);
+}
+
+TEST_CASE("services lists every built-in with its plan-mode flag", "[cli][services]") {
+    const auto run = run_cli({"services"});
+    REQUIRE(run.exit_code == 0);
+    const std::vector<std::pair<std::string, std::string>> expected{
+        {"core/echo", "allowed"},   {"core/fail", "allowed"},  {"core/gather", "allowed"},
+        {"core/sleep", "allowed"},  {"core/spawn", "allowed"}, {"shell/run", "not allowed"},
+    };
+    std::istringstream lines(run.out);
+    std::string line;
+    std::getline(lines, line);
+    CHECK(line.rfind("SERVICE", 0) == 0);
+    for (const auto& [pair, plan_mode] : expected) {
+        REQUIRE(std::getline(lines, line));
+        CHECK(line.rfind(pair + " ", 0) == 0);
+        // After the name and padding: the plan-mode column, then a description.
+        const auto rest = line.substr(line.find_first_not_of(' ', pair.size()));
+        CHECK(rest.rfind(plan_mode + "  ", 0) == 0);
+        CHECK(rest.size() > plan_mode.size() + 10);
+    }
+    CHECK_FALSE(std::getline(lines, line));
+}
+
+TEST_CASE("validate checks a file and runs nothing", "[cli][validate]") {
+    SECTION("a valid job") {
+        const auto run = run_cli({"validate", example_job("ai-planning.json")});
+        CHECK(run.exit_code == 0);
+        CHECK(run.out == example_job("ai-planning.json") + ": valid job \"ai-planning\" with 3 initial tasks\n");
+    }
+    SECTION("nothing runs: a job that would fail validates fine") {
+        const auto run = run_cli({"validate", fixture_job("fail.json")});
+        CHECK(run.exit_code == 0);
+        CHECK(run.out.find("disk quota") == std::string::npos);
+    }
+    SECTION("an invalid job") {
+        const auto run = run_cli({"validate", fixture_job("cycle.json")});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err.find("Circular dependencies detected") != std::string::npos);
+    }
+}
+
+TEST_CASE("run --quiet prints nothing - the exit status still tells", "[cli][output]") {
+    const auto ok = run_cli({"run", example_job("batch-migration.json"), "--quiet"});
+    CHECK(ok.exit_code == 0);
+    CHECK(ok.out.empty());
+    CHECK(ok.err.empty());
+    const auto failed = run_cli({"run", fixture_job("fail.json"), "--quiet"});
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.out.empty());
+}
+
+TEST_CASE("without a terminal there is no progress line only the summary", "[cli][output]") {
+    const auto run = run_cli({"run", example_job("data-processing.json")});
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.err.empty());
+    CHECK(run.out.find('\r') == std::string::npos);
+    CHECK(run.out.find("tasks: 8 total, 8 succeeded, 0 failed, 0 aborted, 0 planned, 0 pending") != std::string::npos);
+    CHECK(run.out.find("TASK") != std::string::npos);
+    CHECK(run.out.find("transform-c") != std::string::npos);
+    CHECK(run.out.find("C: totals per region: north 412, south 398, east 376") != std::string::npos);
+}
+
+TEST_CASE("run --workers 1 runs the same job to the same outcome", "[cli][output]") {
+    CliRun run;
+    const auto result = run_job_for_result(example_job("ai-planning.json"), &run, {"--workers", "1"});
+    CHECK(run.exit_code == 0);
+    CHECK(result.at("stats").at("succeeded") == 8);
+}
