@@ -65,12 +65,19 @@ TEST_CASE("Asynchronous handlers hold no worker while they wait", "[async]") {
 }
 
 TEST_CASE("An asynchronous completion fulfilled from another thread can fail, abort or spawn", "[async]") {
+    // Catch2 assertions are not thread-safe: the fulfilling thread notes what it saw here.
+    std::atomic<bool> first_won{false};
+    std::atomic<bool> second_refused{false};
+    std::atomic<bool> late_fail_refused{false};
+    std::mutex threads_mutex;
+    std::vector<std::thread> threads;
     HandlerRegistry registry;
     registry.add("t", "echo", [](TaskContext& ctx) { return ctx.input(); });
-    registry.add_async("io", "later", [](TaskContext& ctx, Completion done) {
+    registry.add_async("io", "later", [&](TaskContext& ctx, Completion done) {
         const std::string mode = ctx.input().at("mode");
         if (mode == "context-spawn") ctx.spawn(task("t", "echo", {{"from", "context"}}));
-        std::thread([done, mode] {
+        std::lock_guard lock(threads_mutex);
+        threads.emplace_back([&, done, mode] {
             std::this_thread::sleep_for(5ms);
             if (mode == "fail") {
                 done.fail("remote error");
@@ -79,17 +86,18 @@ TEST_CASE("An asynchronous completion fulfilled from another thread can fail, ab
             } else if (mode == "spawn") {
                 done.succeed({{"childTasks", json::array({child("t", "echo")})}, {"output", {{"ok", 1}}}});
             } else {
-                CHECK(done.succeed({{"ok", 2}}));
-                CHECK_FALSE(done.succeed({{"ok", 3}}));  // the first fulfilment wins
-                CHECK_FALSE(done.fail("too late"));
+                first_won = done.succeed({{"ok", 2}});
+                second_refused = !done.succeed({{"ok", 3}});  // the first fulfilment wins
+                late_fail_refused = !done.fail("too late");
             }
-        }).detach();
+        });
     });
     JobSpec spec = job({task("io", "later", {{"mode", "fail"}}), task("io", "later", {{"mode", "abort"}}),
                         task("io", "later", {{"mode", "spawn"}}), task("io", "later", {{"mode", "context-spawn"}}),
                         task("io", "later", {{"mode", "twice"}})});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, any_worker_count());
+    for (auto& thread : threads) thread.join();
     CHECK(result.at("0").status == TaskStatus::failed);
     CHECK(result.at("0").output == json{{"error", "remote error"}});
     CHECK(result.at("1").status == TaskStatus::aborted);
@@ -99,6 +107,9 @@ TEST_CASE("An asynchronous completion fulfilled from another thread can fail, ab
     CHECK(result.at("3").children == std::vector<std::string>{"3-0"});
     CHECK(result.at("3-0").input == json{{"from", "context"}});
     CHECK(result.at("4").output == json{{"ok", 2}});
+    CHECK(first_won);
+    CHECK(second_refused);
+    CHECK(late_fail_refused);
 }
 
 TEST_CASE("A completion dropped unfulfilled fails its task; a throwing async handler fails too", "[async]") {
