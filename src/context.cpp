@@ -1,7 +1,7 @@
 #include "jobgraph/context.hpp"
 
-#include "jobgraph/errors.hpp"
 #include "job_run.hpp"
+#include "jobgraph/errors.hpp"
 
 namespace jobgraph {
 
@@ -13,9 +13,17 @@ void TaskContext::throw_if_stop_requested() const {
     if (stop_.stop_requested()) throw StopRequested();
 }
 
-bool Completion::succeed(nlohmann::json result) const { return state_->succeed(std::move(result)); }
-bool Completion::fail(std::string message) const { return state_->fail(std::move(message)); }
-bool Completion::abort(std::string reason) const { return state_->abort(std::move(reason)); }
-std::stop_token Completion::stop_token() const noexcept { return state_->stop_token(); }
+bool Completion::succeed(nlohmann::json result) const {
+    return state_->succeed(std::move(result));
+}
+bool Completion::fail(std::string message) const {
+    return state_->fail(std::move(message));
+}
+bool Completion::abort(std::string reason) const {
+    return state_->abort(std::move(reason));
+}
+std::stop_token Completion::stop_token() const noexcept {
+    return state_->stop_token();
+}
 
 }  // namespace jobgraph

@@ -17,12 +17,18 @@ using DotGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directed
 
 std::string_view fill_colour(TaskStatus status) {
     switch (status) {
-        case TaskStatus::succeeded: return "palegreen";
-        case TaskStatus::failed: return "salmon";
-        case TaskStatus::aborted: return "orange";
-        case TaskStatus::planned: return "lightblue";
-        case TaskStatus::started: return "khaki";
-        case TaskStatus::pending: break;
+        case TaskStatus::succeeded:
+            return "palegreen";
+        case TaskStatus::failed:
+            return "salmon";
+        case TaskStatus::aborted:
+            return "orange";
+        case TaskStatus::planned:
+            return "lightblue";
+        case TaskStatus::started:
+            return "khaki";
+        case TaskStatus::pending:
+            break;
     }
     return "lightgrey";
 }
@@ -37,7 +43,9 @@ std::string escaped(std::string_view text) {
     return out;
 }
 
-std::string dot_string(std::string_view text) { return '"' + escaped(text) + '"'; }
+std::string dot_string(std::string_view text) {
+    return '"' + escaped(text) + '"';
+}
 
 }  // namespace
 
@@ -49,10 +57,12 @@ void write_dot(std::ostream& out, const JobResult& result) {
     DotGraph graph(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         for (const auto& dep : tasks[i].depends_on) {
-            if (const auto it = index.find(dep); it != index.end()) boost::add_edge(it->second, i, EdgeKind::dependency, graph);
+            if (const auto it = index.find(dep); it != index.end())
+                boost::add_edge(it->second, i, EdgeKind::dependency, graph);
         }
         for (const auto& child : tasks[i].children) {
-            if (const auto it = index.find(child); it != index.end()) boost::add_edge(i, it->second, EdgeKind::child, graph);
+            if (const auto it = index.find(child); it != index.end())
+                boost::add_edge(i, it->second, EdgeKind::child, graph);
         }
     }
 

@@ -80,8 +80,8 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
         task.planned = context.plan_mode && !entry->options.side_effect_free;
     }
     if (!problems.empty()) {
-        return HandlerOutcome::failure(fmt::format("Child task validation failed for parent {}:\n{}", context.task_id,
-                                                   fmt::join(problems, "\n")));
+        return HandlerOutcome::failure(
+            fmt::format("Child task validation failed for parent {}:\n{}", context.task_id, fmt::join(problems, "\n")));
     }
     return outcome;
 }

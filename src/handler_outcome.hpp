@@ -20,12 +20,12 @@ struct HandlerOutcome {
     enum class Kind { succeeded, failed, aborted };
 
     Kind kind = Kind::succeeded;
-    nlohmann::json output;                       // stored output (for failures {"error": message})
-    nlohmann::json trace;                        // null when none was set
-    std::string message;                         // failure or abort reason
-    std::vector<TaskSpec> children;              // the spawned batch, ids still implicit
-    std::vector<TaskGraph::NewTask> batch;       // ids resolved, with dependencies, per child
-    std::vector<const HandlerEntry*> handlers;   // per child
+    nlohmann::json output;                      // stored output (for failures {"error": message})
+    nlohmann::json trace;                       // null when none was set
+    std::string message;                        // failure or abort reason
+    std::vector<TaskSpec> children;             // the spawned batch, ids still implicit
+    std::vector<TaskGraph::NewTask> batch;      // ids resolved, with dependencies, per child
+    std::vector<const HandlerEntry*> handlers;  // per child
 
     static HandlerOutcome failure(std::string message);
     static HandlerOutcome abort(std::string message);

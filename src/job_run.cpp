@@ -73,9 +73,11 @@ JobResult JobRun::execute() {
             if (!job_done_.wait_until(lock, deadline, [this] { return done_; })) {
                 const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - started_steady_);
-                job_error_ = fmt::format("Job execution timeout: {}ms limit exceeded. Elapsed: {}ms. Completed {}/{} tasks.",
-                                         limits_.timeout.count(), elapsed.count(), succeeded_, records_.size());
-                stop(StopCause::timeout, fmt::format("Job execution timeout: {}ms limit exceeded", limits_.timeout.count()));
+                job_error_ =
+                    fmt::format("Job execution timeout: {}ms limit exceeded. Elapsed: {}ms. Completed {}/{} tasks.",
+                                limits_.timeout.count(), elapsed.count(), succeeded_, records_.size());
+                stop(StopCause::timeout,
+                     fmt::format("Job execution timeout: {}ms limit exceeded", limits_.timeout.count()));
                 check_end();
                 signal = std::exchange(stop_signal_due_, false);
                 lock.unlock();
@@ -264,7 +266,8 @@ void JobRun::finish_task(Index task, HandlerOutcome outcome) {
             break;
     }
     apply(changes);
-    if (outcome.kind == HandlerOutcome::Kind::failed && abort_on_failure_) stop(StopCause::failure, abort_on_failure_reason);
+    if (outcome.kind == HandlerOutcome::Kind::failed && abort_on_failure_)
+        stop(StopCause::failure, abort_on_failure_reason);
     check_end();
 }
 
@@ -277,7 +280,8 @@ std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcom
     if (const auto missing = graph_.missing_dependencies(batch); !missing.empty()) {
         std::vector<std::string> lines;
         for (const auto& [child, dep] : missing) {
-            lines.push_back(fmt::format("Invalid dependency: Child task {} depends on non-existent task {}", child, dep));
+            lines.push_back(
+                fmt::format("Invalid dependency: Child task {} depends on non-existent task {}", child, dep));
         }
         return fmt::format("{}", fmt::join(lines, "\n"));
     }
@@ -288,7 +292,8 @@ std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcom
             limits_.max_depth, parent_id, child_depth, batch.front().id);
     }
     // Checked under the lock that also adds the batch: concurrent spawners cannot overshoot.
-    const auto room = static_cast<std::size_t>(limits_.max_tasks) - std::min<std::size_t>(graph_.size(), limits_.max_tasks);
+    const auto room =
+        static_cast<std::size_t>(limits_.max_tasks) - std::min<std::size_t>(graph_.size(), limits_.max_tasks);
     if (batch.size() > room) {
         return fmt::format("Task limit exceeded: {} tasks maximum. Task {} attempted to spawn child {}.",
                            limits_.max_tasks, parent_id, batch[room].id);
@@ -360,7 +365,8 @@ void JobRun::check_end() {
                                  fmt::join(stranded, ", "));
         stop_cause_ = StopCause::deadlock;
         stop_signal_due_ = true;
-        for (const Index task : ended) end_unstarted(task, TaskStatus::aborted, "Deadlock detected: task cannot execute");
+        for (const Index task : ended)
+            end_unstarted(task, TaskStatus::aborted, "Deadlock detected: task cannot execute");
         apply(changes);
     }
     if (graph_.unsettled() == 0 || (ready_.empty() && in_flight_ == 0)) {
@@ -422,7 +428,9 @@ JobResult JobRun::build_result() {
 // --- asynchronous completion ---------------------------------------------------------------
 
 CompletionState::~CompletionState() {
-    if (claim()) run_->complete(task_, HandlerOutcome::failure("Asynchronous handler dropped its completion without fulfilling it"));
+    if (claim())
+        run_->complete(task_,
+                       HandlerOutcome::failure("Asynchronous handler dropped its completion without fulfilling it"));
 }
 
 bool CompletionState::succeed(nlohmann::json result) {

@@ -39,7 +39,8 @@ JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) co
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);
     std::string name = spec.name;
-    return run_prepared(detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name), observer);
+    return run_prepared(detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
+                        observer);
 }
 
 JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer) const {

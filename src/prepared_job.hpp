@@ -14,9 +14,9 @@ namespace jobgraph::detail {
 
 struct PreparedJob {
     JobSpec spec;
-    std::vector<std::string> ids;                // resolved id of each root, by position
-    std::vector<const HandlerEntry*> handlers;   // handler of each root, by position
-    TaskGraph graph;                             // the roots and their waits
+    std::vector<std::string> ids;               // resolved id of each root, by position
+    std::vector<const HandlerEntry*> handlers;  // handler of each root, by position
+    TaskGraph graph;                            // the roots and their waits
 };
 
 struct Preparation {

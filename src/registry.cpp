@@ -20,8 +20,8 @@ HandlerRegistry& HandlerRegistry::add_async(std::string service, std::string com
 
 HandlerRegistry& HandlerRegistry::insert(HandlerEntry entry) {
     if (entry.service.empty() || entry.command.empty()) {
-        throw std::invalid_argument(fmt::format("Service and command must be non-empty, got \"{}\"/\"{}\"",
-                                                entry.service, entry.command));
+        throw std::invalid_argument(
+            fmt::format("Service and command must be non-empty, got \"{}\"/\"{}\"", entry.service, entry.command));
     }
     auto& commands = services_[entry.service];
     if (commands.contains(entry.command)) {
@@ -64,9 +64,10 @@ std::string HandlerRegistry::unknown_pair_message(std::string_view service, std:
     }
     std::vector<std::string_view> known;
     for (const auto& [name, unused] : services_) known.push_back(name);
-    if (known.empty()) return fmt::format("Unknown service/command: {}/{} (no handlers are registered)", service, command);
-    return fmt::format("Unknown service/command: {}/{} (no service {}; known services: {})", service, command,
-                       service, fmt::join(known, ", "));
+    if (known.empty())
+        return fmt::format("Unknown service/command: {}/{} (no handlers are registered)", service, command);
+    return fmt::format("Unknown service/command: {}/{} (no service {}; known services: {})", service, command, service,
+                       fmt::join(known, ", "));
 }
 
 }  // namespace jobgraph

@@ -117,9 +117,8 @@ void to_json(json& j, const JobResult& result) {
 void from_json(const json& j, JobResult& result) {
     result.name = j.at("name").get<std::string>();
     result.status = j.at("status").get<JobStatus>();
-    result.error_message = j.contains("errorMessage")
-                               ? std::optional<std::string>(j.at("errorMessage").get<std::string>())
-                               : std::nullopt;
+    result.error_message =
+        j.contains("errorMessage") ? std::optional<std::string>(j.at("errorMessage").get<std::string>()) : std::nullopt;
     result.started_at = read_timestamp(j.at("startedAt"));
     result.completed_at = read_timestamp(j.at("completedAt"));
     result.stats = j.at("stats").get<JobStats>();
@@ -144,12 +143,22 @@ JobStats count_statuses(const std::vector<TaskRecord>& tasks) {
     stats.total = tasks.size();
     for (const auto& task : tasks) {
         switch (task.status) {
-            case TaskStatus::succeeded: ++stats.succeeded; break;
-            case TaskStatus::failed: ++stats.failed; break;
-            case TaskStatus::aborted: ++stats.aborted; break;
-            case TaskStatus::planned: ++stats.planned; break;
+            case TaskStatus::succeeded:
+                ++stats.succeeded;
+                break;
+            case TaskStatus::failed:
+                ++stats.failed;
+                break;
+            case TaskStatus::aborted:
+                ++stats.aborted;
+                break;
+            case TaskStatus::planned:
+                ++stats.planned;
+                break;
             case TaskStatus::pending:
-            case TaskStatus::started: ++stats.pending; break;
+            case TaskStatus::started:
+                ++stats.pending;
+                break;
         }
     }
     return stats;

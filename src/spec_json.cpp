@@ -14,13 +14,12 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, 5> task_fields{"id", "service", "command", "input", "dependsOn"};
-constexpr std::array<std::string_view, 8> job_fields{"name",           "mode",           "maxTasks",
-                                                      "maxDepth",       "timeout",        "abortOnFailure",
-                                                      "requireApproval", "tasks"};
+constexpr std::array<std::string_view, 8> job_fields{"name",    "mode",           "maxTasks",        "maxDepth",
+                                                     "timeout", "abortOnFailure", "requireApproval", "tasks"};
 
 template <std::size_t N>
-void report_unknown_fields(const json& object, const std::array<std::string_view, N>& known,
-                           std::string_view where, std::vector<std::string>& problems) {
+void report_unknown_fields(const json& object, const std::array<std::string_view, N>& known, std::string_view where,
+                           std::vector<std::string>& problems) {
     for (const auto& [key, value] : object.items()) {
         if (std::find(known.begin(), known.end(), key) == known.end()) {
             problems.push_back(fmt::format("{}: unknown field \"{}\"", where, key));
@@ -95,8 +94,8 @@ TaskSpec read_task(const json& j, std::string_view where, std::vector<std::strin
                 if (dep.is_string() && !dep.get_ref<const std::string&>().empty()) {
                     task.depends_on.push_back(dep.get<std::string>());
                 } else {
-                    problems.push_back(fmt::format("{}: \"dependsOn\" entries must be non-empty strings, got {}",
-                                                   where, dep.dump()));
+                    problems.push_back(
+                        fmt::format("{}: \"dependsOn\" entries must be non-empty strings, got {}", where, dep.dump()));
                 }
             }
         }
@@ -201,11 +200,13 @@ nlohmann::json parse_json_text(std::string_view text) {
         // Keep the parser's explanation, without its own "[json.exception...] parse error at ...:" lead.
         std::string_view detail = error.what();
         if (const auto colon = detail.find(": "); colon != std::string_view::npos) detail.remove_prefix(colon + 2);
-        throw JsonSyntaxError(fmt::format("malformed JSON at line {}, column {}: {}", line, column, detail),
-                              line, column);
+        throw JsonSyntaxError(fmt::format("malformed JSON at line {}, column {}: {}", line, column, detail), line,
+                              column);
     }
 }
 
-JobSpec parse_job(std::string_view text) { return parse_json_text(text).get<JobSpec>(); }
+JobSpec parse_job(std::string_view text) {
+    return parse_json_text(text).get<JobSpec>();
+}
 
 }  // namespace jobgraph

@@ -33,8 +33,7 @@ std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>&
 }
 
 template <typename Enum, std::size_t N>
-std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>, N>& names,
-                             std::string_view name) {
+std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>, N>& names, std::string_view name) {
     for (const auto& [value, candidate] : names) {
         if (candidate == name) return value;
     }
@@ -52,8 +51,12 @@ Enum read_enum(const nlohmann::json& j, const std::array<std::pair<Enum, std::st
 
 }  // namespace
 
-std::string_view to_string(TaskStatus status) noexcept { return name_of(task_names, status); }
-std::string_view to_string(JobStatus status) noexcept { return name_of(job_names, status); }
+std::string_view to_string(TaskStatus status) noexcept {
+    return name_of(task_names, status);
+}
+std::string_view to_string(JobStatus status) noexcept {
+    return name_of(job_names, status);
+}
 
 std::optional<TaskStatus> task_status_from_string(std::string_view name) noexcept {
     return value_of(task_names, name);
@@ -62,9 +65,17 @@ std::optional<JobStatus> job_status_from_string(std::string_view name) noexcept 
     return value_of(job_names, name);
 }
 
-void to_json(nlohmann::json& j, TaskStatus status) { j = to_string(status); }
-void from_json(const nlohmann::json& j, TaskStatus& status) { status = read_enum(j, task_names, "task status"); }
-void to_json(nlohmann::json& j, JobStatus status) { j = to_string(status); }
-void from_json(const nlohmann::json& j, JobStatus& status) { status = read_enum(j, job_names, "job status"); }
+void to_json(nlohmann::json& j, TaskStatus status) {
+    j = to_string(status);
+}
+void from_json(const nlohmann::json& j, TaskStatus& status) {
+    status = read_enum(j, task_names, "task status");
+}
+void to_json(nlohmann::json& j, JobStatus status) {
+    j = to_string(status);
+}
+void from_json(const nlohmann::json& j, JobStatus& status) {
+    status = read_enum(j, job_names, "job status");
+}
 
 }  // namespace jobgraph

@@ -255,10 +255,13 @@ std::string TaskGraph::format_path(const std::vector<Index>& path) const {
 
 TaskGraph::Health TaskGraph::health_of(Outcome outcome) noexcept {
     switch (outcome) {
-        case Outcome::succeeded: return Health::ok;
-        case Outcome::planned: return Health::planned;
+        case Outcome::succeeded:
+            return Health::ok;
+        case Outcome::planned:
+            return Health::planned;
         case Outcome::failed:
-        case Outcome::aborted: break;
+        case Outcome::aborted:
+            break;
     }
     return Health::failed;
 }
@@ -273,7 +276,9 @@ void TaskGraph::start(Changes& changes) {
     }
 }
 
-void TaskGraph::mark_started(Index task) { graph_[task].phase = Phase::running; }
+void TaskGraph::mark_started(Index task) {
+    graph_[task].phase = Phase::running;
+}
 
 void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
     Node& node = graph_[task];

@@ -12,9 +12,8 @@ std::string format_timestamp(Timestamp at) {
     const year_month_day date{day};
     const hh_mm_ss<microseconds> clock{at - day};
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(date.year()),
-                       static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                       clock.hours().count(), clock.minutes().count(), clock.seconds().count(),
-                       clock.subseconds().count());
+                       static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), clock.hours().count(),
+                       clock.minutes().count(), clock.seconds().count(), clock.subseconds().count());
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view text) {
@@ -29,8 +28,8 @@ std::optional<Timestamp> parse_timestamp(std::string_view text) {
         return error == std::errc{} && end == first + len;
     };
     long long y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, us = 0;
-    if (!number(0, 4, y) || !number(5, 2, mo) || !number(8, 2, d) || !number(11, 2, h) ||
-        !number(14, 2, mi) || !number(17, 2, s) || !number(20, 6, us)) {
+    if (!number(0, 4, y) || !number(5, 2, mo) || !number(8, 2, d) || !number(11, 2, h) || !number(14, 2, mi) ||
+        !number(17, 2, s) || !number(20, 6, us)) {
         return std::nullopt;
     }
     using namespace std::chrono;

@@ -42,8 +42,8 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         problems.push_back(fmt::format("timeout must be at least 0, got {}", limits.timeout.count()));
     }
     if (limits.max_tasks >= 1 && static_cast<std::int64_t>(spec.tasks.size()) > limits.max_tasks) {
-        problems.push_back(fmt::format("Job has {} initial tasks, more than maxTasks ({})", spec.tasks.size(),
-                                       limits.max_tasks));
+        problems.push_back(
+            fmt::format("Job has {} initial tasks, more than maxTasks ({})", spec.tasks.size(), limits.max_tasks));
     }
 
     // Ids: explicit or positional; any repeat is a problem, whichever way it arose.
@@ -79,9 +79,11 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         }
         handlers[i] = registry.find(task.service, task.command);
         if (!handlers[i]) {
-            problems.push_back(fmt::format("Task {}: {}", ids[i], registry.unknown_pair_message(task.service, task.command)));
+            problems.push_back(
+                fmt::format("Task {}: {}", ids[i], registry.unknown_pair_message(task.service, task.command)));
         } else if (auto problem = check_input(*handlers[i], task.input)) {
-            problems.push_back(fmt::format("Task {}: invalid input for {}/{}: {}", ids[i], task.service, task.command, *problem));
+            problems.push_back(
+                fmt::format("Task {}: invalid input for {}/{}: {}", ids[i], task.service, task.command, *problem));
         }
     }
 

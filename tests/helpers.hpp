@@ -16,7 +16,9 @@ namespace jobgraph::testing {
 using nlohmann::json;
 
 /// Scheduling tests run at every width, so that ordering bugs show at each.
-inline std::size_t any_worker_count() { return GENERATE(as<std::size_t>{}, 1, 2, 4, 8); }
+inline std::size_t any_worker_count() {
+    return GENERATE(as<std::size_t>{}, 1, 2, 4, 8);
+}
 
 inline TaskSpec task(std::string service, std::string command, json input = json::object(),
                      std::vector<std::string> depends_on = {}, std::optional<std::string> id = std::nullopt) {
@@ -50,17 +52,17 @@ inline HandlerRegistry basic_registry() {
             return json{{"childTasks", ctx.input().value("children", json::array())}, {"output", {{"spawned", true}}}};
         },
         {.side_effect_free = true});
-    registry.add(
-        "t", "sleep",
-        [](TaskContext& ctx) {
-            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.input().value("ms", 0));
-            while (std::chrono::steady_clock::now() < until) {
-                ctx.throw_if_stop_requested();
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-            return json{{"slept", true}};
-        },
-        {.side_effect_free = true});
+    registry.add("t", "sleep",
+                 [](TaskContext& ctx) {
+                     const auto until =
+                         std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.input().value("ms", 0));
+                     while (std::chrono::steady_clock::now() < until) {
+                         ctx.throw_if_stop_requested();
+                         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                     }
+                     return json{{"slept", true}};
+                 },
+                 {.side_effect_free = true});
     registry.add("t", "side", [](TaskContext& ctx) { return ctx.input(); });
     return registry;
 }

@@ -20,8 +20,8 @@ int main() {
         return json{{"shouted", word}};
     });
 
-    jobgraph::JobSpec job{.name = "shout", .tasks = {{.service = "text", .command = "split",
-                                                      .input = {{"words", {"hello", "graph"}}}}}};
+    jobgraph::JobSpec job{.name = "shout",
+                          .tasks = {{.service = "text", .command = "split", .input = {{"words", {"hello", "graph"}}}}}};
     const jobgraph::JobResult result = jobgraph::Orchestrator(registry).run(job);
     for (const auto& task : result.tasks) std::cout << task.id << " " << task.output.dump() << "\n";
     std::cout << to_string(result.status) << "\n";  // 0 {}, 0-0 {"shouted":"HELLO"}, ... succeeded

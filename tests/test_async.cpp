@@ -119,7 +119,8 @@ TEST_CASE("A completion dropped unfulfilled fails its task; a throwing async han
     JobSpec spec = job({task("io", "drop"), task("io", "throw")});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, any_worker_count());
-    CHECK(result.at("0").output == json{{"error", "Asynchronous handler dropped its completion without fulfilling it"}});
+    CHECK(result.at("0").output ==
+          json{{"error", "Asynchronous handler dropped its completion without fulfilling it"}});
     CHECK(result.at("1").output == json{{"error", "no connection"}});
 }
 

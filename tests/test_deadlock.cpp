@@ -13,7 +13,8 @@ TEST_CASE("Tasks that can never start are aborted and the job names them", "[dea
     const Orchestrator orchestrator(registry, {.workers = any_worker_count(), .unsafe_skip_cycle_check = true});
     const auto result = orchestrator.run(spec);
     CHECK(result.status == JobStatus::failed);
-    CHECK(result.error_message == std::optional<std::string>("Deadlock detected: 2 tasks cannot execute. Incomplete tasks: B, A-0"));
+    CHECK(result.error_message ==
+          std::optional<std::string>("Deadlock detected: 2 tasks cannot execute. Incomplete tasks: B, A-0"));
     CHECK(result.at("A").status == TaskStatus::succeeded);
     CHECK(result.at("free").status == TaskStatus::succeeded);
     CHECK(result.at("B").status == TaskStatus::aborted);

@@ -12,8 +12,11 @@ TEST_CASE("DOT export holds every task with its status and both kinds of edge", 
     const std::string dot = to_dot(result);
     CHECK_THAT(dot, Catch::StartsWith("digraph G {"));
     CHECK_THAT(dot, Catch::Contains("label=\"pic (failed)\";"));
-    CHECK_THAT(dot, Catch::Contains("[label=\"0\\nt/spawn\", tooltip=\"0 (succeeded)\", fillcolor=palegreen, status=\"succeeded\"]"));
-    CHECK_THAT(dot, Catch::Contains("[label=\"bad\\nt/fail\", tooltip=\"bad (failed)\", fillcolor=salmon, status=\"failed\"]"));
+    CHECK_THAT(dot,
+               Catch::Contains(
+                   "[label=\"0\\nt/spawn\", tooltip=\"0 (succeeded)\", fillcolor=palegreen, status=\"succeeded\"]"));
+    CHECK_THAT(dot, Catch::Contains(
+                        "[label=\"bad\\nt/fail\", tooltip=\"bad (failed)\", fillcolor=salmon, status=\"failed\"]"));
     // Tasks in result order: 0, 0-0, bad (0-0 and bad may swap). Count the edges of each kind.
     std::size_t dependency_edges = 0;
     std::size_t child_edges = 0;

@@ -9,7 +9,8 @@ TEST_CASE("Roots get their position as id, children <parent>-<i>, explicit ids a
     const std::size_t workers = any_worker_count();
     const json grandchildren = json::array({child("t", "echo"), child("t", "echo", {}, {}, "named")});
     JobSpec spec = job({
-        task("t", "spawn", {{"children", json::array({child("t", "echo"), child("t", "spawn", {{"children", grandchildren}})})}}),
+        task("t", "spawn",
+             {{"children", json::array({child("t", "echo"), child("t", "spawn", {{"children", grandchildren}})})}}),
         task("t", "echo", {}, {}, "custom"),
         task("t", "echo"),
     });
@@ -47,9 +48,9 @@ TEST_CASE("A task at maxDepth cannot spawn; one above may", "[ids][limits]") {
     CHECK(result.at("0-0").status == TaskStatus::succeeded);
     CHECK(result.at("0-0-0").depth == 2);
     CHECK(result.at("0-0-0").status == TaskStatus::failed);
-    CHECK(result.at("0-0-0").output ==
-          json{{"error",
-                "Task depth limit exceeded: 2 levels maximum. Task 0-0-0 attempted to spawn child at depth 3. Child ID: 0-0-0-0"}});
+    CHECK(result.at("0-0-0").output == json{{"error",
+                                             "Task depth limit exceeded: 2 levels maximum. Task 0-0-0 attempted to "
+                                             "spawn child at depth 3. Child ID: 0-0-0-0"}});
     CHECK(result.at("0-0-0").children.empty());
     CHECK(result.stats.total == 3);
 

@@ -11,8 +11,8 @@ TEST_CASE("In plan mode, side-effecting children are planned and their dependent
         child("t", "echo", {}, {}, "preview"),
         child("t", "echo", {}, {"write"}, "notify"),
     });
-    JobSpec spec = job({task("t", "spawn", {{"children", children}}, {}, "planner"), task("t", "side", {}, {}, "root-side"),
-                        named("after", {"planner"})});
+    JobSpec spec = job({task("t", "spawn", {{"children", children}}, {}, "planner"),
+                        task("t", "side", {}, {}, "root-side"), named("after", {"planner"})});
     spec.require_approval = true;
     const auto result = run(registry, spec, any_worker_count());
     CHECK(result.status == JobStatus::awaiting_approval);

@@ -15,8 +15,13 @@ TEST_CASE("The result JSON has the contract's shape", "[result]") {
     CHECK(j.at("status") == "succeeded");
     CHECK_FALSE(j.contains("errorMessage"));
     CHECK(j.at("startedAt").get<std::string>().size() == 27);
-    CHECK(j.at("stats") == json{{"total", 3}, {"succeeded", 3}, {"failed", 0}, {"aborted", 0},
-                                {"planned", 0}, {"pending", 0}, {"wallMs", result.stats.wall_ms}});
+    CHECK(j.at("stats") == json{{"total", 3},
+                                {"succeeded", 3},
+                                {"failed", 0},
+                                {"aborted", 0},
+                                {"planned", 0},
+                                {"pending", 0},
+                                {"wallMs", result.stats.wall_ms}});
     const json& first = j.at("tasks").at(0);
     CHECK(first.at("id") == "0");
     CHECK(first.at("parentId").is_null());

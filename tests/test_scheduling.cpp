@@ -60,7 +60,9 @@ TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[schedu
     const auto registry = basic_registry();
     const std::size_t workers = any_worker_count();
     std::vector<TaskSpec> chain;
-    for (int i = 0; i < 20000; ++i) chain.push_back(named(std::to_string(i), i ? std::vector<std::string>{std::to_string(i - 1)} : std::vector<std::string>{}));
+    for (int i = 0; i < 20000; ++i)
+        chain.push_back(
+            named(std::to_string(i), i ? std::vector<std::string>{std::to_string(i - 1)} : std::vector<std::string>{}));
     JobSpec spec = job(chain);
     spec.limits.max_tasks = 20000;
     const auto result = run(registry, spec, workers);

@@ -20,8 +20,8 @@ TEST_CASE("Sequential roots run one after another, each after the previous one's
         return json{{"childTasks", ctx.input().value("children", json::array())}};
     });
     const json kids = json::array({child("s", "step", {{"ms", 20}}), child("s", "step", {{"ms", 10}})});
-    JobSpec spec = job({task("s", "step", {{"children", kids}}), task("s", "step", {{"fail", true}}),
-                        task("s", "step", {{"ms", 1}})});
+    JobSpec spec = job(
+        {task("s", "step", {{"children", kids}}), task("s", "step", {{"fail", true}}), task("s", "step", {{"ms", 1}})});
     spec.mode = Mode::sequential;
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, any_worker_count());

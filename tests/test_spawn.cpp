@@ -8,7 +8,9 @@ using namespace jobgraph::testing;
 
 namespace {
 
-json spawn_input(json children) { return json{{"children", std::move(children)}}; }
+json spawn_input(json children) {
+    return json{{"children", std::move(children)}};
+}
 
 // Records "start <id>" and "end <id>" for every task, in the order they happen.
 struct EventLog {
@@ -53,11 +55,10 @@ TEST_CASE("A batch whose third child is invalid adds no child at all", "[spawn]"
 
 TEST_CASE("Every problem of a batch's children is listed", "[spawn]") {
     HandlerRegistry registry = basic_registry();
-    registry.add(
-        "mail", "send", [](TaskContext&) { return json::object(); },
-        {.input_check = [](const json& input) -> std::optional<std::string> {
-            return input.contains("to") ? std::nullopt : std::optional<std::string>("\"to\" is required");
-        }});
+    registry.add("mail", "send", [](TaskContext&) { return json::object(); },
+                 {.input_check = [](const json& input) -> std::optional<std::string> {
+                     return input.contains("to") ? std::nullopt : std::optional<std::string>("\"to\" is required");
+                 }});
     const auto children = json::array({child("mail", "send"), json{{"service", "t"}}, child("x", "y"), 5});
     const auto result = run(registry, job({task("t", "spawn", spawn_input(children))}));
     CHECK(result.at("0").output.at("error") ==
@@ -71,8 +72,8 @@ TEST_CASE("Every problem of a batch's children is listed", "[spawn]") {
 
 TEST_CASE("Duplicate child ids are refused, within the batch or against the job", "[spawn]") {
     const auto registry = basic_registry();
-    const auto children = json::array({child("t", "echo", {}, {}, "x"), child("t", "echo", {}, {}, "x"),
-                                       child("t", "echo", {}, {}, "other")});
+    const auto children = json::array(
+        {child("t", "echo", {}, {}, "x"), child("t", "echo", {}, {}, "x"), child("t", "echo", {}, {}, "other")});
     JobSpec spec = job({task("t", "spawn", spawn_input(children)), named("other")});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, any_worker_count());
@@ -84,10 +85,9 @@ TEST_CASE("A dependency must name an existing task or a sibling", "[spawn]") {
     const auto registry = basic_registry();
     const auto children = json::array({child("t", "echo", {}, {"ghost"}), child("t", "echo", {}, {"0-0", "nope"})});
     const auto result = run(registry, job({task("t", "spawn", spawn_input(children))}), any_worker_count());
-    CHECK(result.at("0").output ==
-          json{{"error",
-                "Invalid dependency: Child task 0-0 depends on non-existent task ghost\n"
-                "Invalid dependency: Child task 0-1 depends on non-existent task nope"}});
+    CHECK(result.at("0").output == json{{"error",
+                                         "Invalid dependency: Child task 0-0 depends on non-existent task ghost\n"
+                                         "Invalid dependency: Child task 0-1 depends on non-existent task nope"}});
 }
 
 TEST_CASE("Siblings may depend on later siblings", "[spawn]") {
@@ -196,6 +196,10 @@ TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][contex
                     {"maxTasks", ctx.limits().max_tasks}};
     });
     const auto result = run(registry, job({named("src", {}, {{"v", 1}}), task("r", "read", {}, {"src"})}));
-    CHECK(result.at("1").output ==
-          json{{"seen", {{"v", 1}}}, {"missing", "none"}, {"parent", "root"}, {"depth", 0}, {"attempt", 1}, {"maxTasks", 1000}});
+    CHECK(result.at("1").output == json{{"seen", {{"v", 1}}},
+                                        {"missing", "none"},
+                                        {"parent", "root"},
+                                        {"depth", 0},
+                                        {"attempt", 1},
+                                        {"maxTasks", 1000}});
 }

@@ -55,7 +55,7 @@ private:
                 if (i > 0 && chance(0.3)) deps.push_back(id + "-" + std::to_string(pick(0, i - 1)));
                 if (i + 1 < count && chance(0.1)) deps.push_back(id + "-" + std::to_string(count - 1));  // forward
                 if (chance(0.1)) deps.push_back(std::to_string(pick(0, roots - 1)));  // may close a cycle
-                if (chance(0.1)) deps.push_back(id);                                   // own parent
+                if (chance(0.1)) deps.push_back(id);                                  // own parent
                 if (!deps.empty()) c["dependsOn"] = deps;
                 children.push_back(std::move(c));
             }

@@ -129,7 +129,8 @@ TEST_CASE("Waiting on a task that depends on one's grandparent is a cycle", "[gr
     graph.finish(g, Outcome::succeeded, changes);
     const Index p = *graph.find("g-0");
     graph.mark_started(p);
-    CHECK(graph.cycle_through_batch(p, {{"g-0-0", {"d"}}}) == std::optional<std::string>("g-0-0 -> d -> g -> g-0 -> g-0-0"));
+    CHECK(graph.cycle_through_batch(p, {{"g-0-0", {"d"}}}) ==
+          std::optional<std::string>("g-0-0 -> d -> g -> g-0 -> g-0-0"));
 }
 
 TEST_CASE("Cycle checks walk only what the new edges reach", "[graph]") {
@@ -137,7 +138,9 @@ TEST_CASE("Cycle checks walk only what the new edges reach", "[graph]") {
     // nothing unsettled to walk, and a batch without dependencies walks nothing at all.
     TaskGraph graph;
     std::vector<NewTask> roots;
-    for (int i = 0; i < 2000; ++i) roots.push_back({std::to_string(i), i > 0 ? std::vector<std::string>{std::to_string(i - 1)} : std::vector<std::string>{}});
+    for (int i = 0; i < 2000; ++i)
+        roots.push_back(
+            {std::to_string(i), i > 0 ? std::vector<std::string>{std::to_string(i - 1)} : std::vector<std::string>{}});
     roots.push_back({"spawner", {}});
     graph.add_roots(roots, false);
     TaskGraph::Changes changes;

@@ -18,7 +18,9 @@ TEST_CASE("The timeout fires while a slow handler runs, and the run returns soon
     CHECK(took < 2s);  // generous: the handler checks its stop token every millisecond
     CHECK(result.status == JobStatus::failed);
     REQUIRE(result.error_message.has_value());
-    CHECK_THAT(*result.error_message, Catch::Matches(R"(Job execution timeout: 100ms limit exceeded\. Elapsed: \d+ms\. Completed 1/3 tasks\.)"));
+    CHECK_THAT(
+        *result.error_message,
+        Catch::Matches(R"(Job execution timeout: 100ms limit exceeded\. Elapsed: \d+ms\. Completed 1/3 tasks\.)"));
     CHECK(result.at("slow").status == TaskStatus::aborted);
     CHECK(result.at("quick").status == TaskStatus::succeeded);
     CHECK(result.at("after").status == TaskStatus::aborted);

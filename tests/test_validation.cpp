@@ -18,12 +18,15 @@ struct CountingRegistry {
             ++calls;
             return json::object();
         });
-        registry.add(
-            "mail", "send", [this](TaskContext&) { ++calls; return json::object(); },
-            {.input_check = [](const json& input) -> std::optional<std::string> {
-                if (!input.contains("to")) return "\"to\" is required";
-                return std::nullopt;
-            }});
+        registry.add("mail", "send",
+                     [this](TaskContext&) {
+                         ++calls;
+                         return json::object();
+                     },
+                     {.input_check = [](const json& input) -> std::optional<std::string> {
+                         if (!input.contains("to")) return "\"to\" is required";
+                         return std::nullopt;
+                     }});
     }
 };
 
@@ -99,11 +102,12 @@ TEST_CASE("Problems of JSON shape are listed with the rest", "[validation]") {
     const Orchestrator orchestrator(registry);
     const json spec = json::parse(R"({"name": "j", "maxDepth": "deep",
         "tasks": [{"service": "t", "command": "echo", "dependsOn": ["zzz"]}, {"service": "q", "command": "echo"}]})");
-    CHECK(orchestrator.validate(spec) == std::vector<std::string>{
-                                             "job: \"maxDepth\" must be an integer, got \"deep\"",
-                                             "Task 0 depends on non-existent task zzz",
-                                             "Task 1: Unknown service/command: q/echo (no service q; known services: t)",
-                                         });
+    CHECK(orchestrator.validate(spec) ==
+          std::vector<std::string>{
+              "job: \"maxDepth\" must be an integer, got \"deep\"",
+              "Task 0 depends on non-existent task zzz",
+              "Task 1: Unknown service/command: q/echo (no service q; known services: t)",
+          });
     const auto result = orchestrator.run(spec);
     CHECK(result.status == JobStatus::failed);
     CHECK_THAT(*result.error_message, Catch::StartsWith("Job validation failed:\njob: \"maxDepth\""));

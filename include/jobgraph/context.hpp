@@ -79,8 +79,7 @@ private:
 /// return false. If every copy is destroyed unfulfilled, the task fails.
 class Completion {
 public:
-    explicit Completion(std::shared_ptr<detail::CompletionState> state) noexcept
-        : state_(std::move(state)) {}
+    explicit Completion(std::shared_ptr<detail::CompletionState> state) noexcept : state_(std::move(state)) {}
 
     /// @brief Finishes the task with a handler result (may hold "output", "childTasks", "trace").
     bool succeed(nlohmann::json result = nlohmann::json::object()) const;

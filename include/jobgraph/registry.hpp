@@ -25,8 +25,8 @@ using InputCheck = std::function<std::optional<std::string>(const nlohmann::json
 /// @brief How a handler behaves besides its callback.
 struct HandlerOptions {
     bool side_effect_free = false;  ///< allowed to run in plan mode
-    InputCheck input_check{};         ///< optional
-    std::string description{};        ///< one line, for listings
+    InputCheck input_check{};       ///< optional
+    std::string description{};      ///< one line, for listings
 };
 
 /// @brief A registered handler.
@@ -34,8 +34,8 @@ struct HandlerEntry {
     std::string service{};
     std::string command{};
     HandlerOptions options{};
-    Handler handler{};              ///< set for a synchronous handler
-    AsyncHandler async_handler{};   ///< set for an asynchronous handler
+    Handler handler{};             ///< set for a synchronous handler
+    AsyncHandler async_handler{};  ///< set for an asynchronous handler
 
     bool is_async() const noexcept { return static_cast<bool>(async_handler); }
 };
@@ -45,8 +45,7 @@ class HandlerRegistry {
 public:
     /// @brief Registers a synchronous handler; throws std::invalid_argument on a duplicate pair,
     /// an empty name or an empty callback.
-    HandlerRegistry& add(std::string service, std::string command, Handler handler,
-                         HandlerOptions options = {});
+    HandlerRegistry& add(std::string service, std::string command, Handler handler, HandlerOptions options = {});
     /// @brief Registers an asynchronous handler (same rules as add).
     HandlerRegistry& add_async(std::string service, std::string command, AsyncHandler handler,
                                HandlerOptions options = {});

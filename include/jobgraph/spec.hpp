@@ -21,11 +21,11 @@ enum class Mode {
 
 /// @brief One task to run: a service/command pair, its input and its dependencies.
 struct TaskSpec {
-    std::optional<std::string> id{};        ///< explicit id; generated from the position when absent
-    std::string service{};                  ///< non-empty
-    std::string command{};                  ///< non-empty
+    std::optional<std::string> id{};                  ///< explicit id; generated from the position when absent
+    std::string service{};                            ///< non-empty
+    std::string command{};                            ///< non-empty
     nlohmann::json input = nlohmann::json::object();  ///< must be a JSON object
-    std::vector<std::string> depends_on{};  ///< ids of tasks this one waits for
+    std::vector<std::string> depends_on{};            ///< ids of tasks this one waits for
 
     bool operator==(const TaskSpec&) const = default;
 };

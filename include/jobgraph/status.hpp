@@ -27,8 +27,8 @@ std::optional<JobStatus> job_status_from_string(std::string_view name) noexcept;
 
 /// @brief True for statuses a task never leaves.
 constexpr bool is_final(TaskStatus status) noexcept {
-    return status == TaskStatus::planned || status == TaskStatus::succeeded ||
-           status == TaskStatus::failed || status == TaskStatus::aborted;
+    return status == TaskStatus::planned || status == TaskStatus::succeeded || status == TaskStatus::failed ||
+           status == TaskStatus::aborted;
 }
 
 void to_json(nlohmann::json& j, TaskStatus status);

@@ -47,7 +47,11 @@ public:
         std::vector<std::pair<Index, Index>> aborted;  ///< (task, cause)
 
         bool empty() const noexcept { return ready.empty() && planned.empty() && aborted.empty(); }
-        void clear() noexcept { ready.clear(); planned.clear(); aborted.clear(); }
+        void clear() noexcept {
+            ready.clear();
+            planned.clear();
+            aborted.clear();
+        }
     };
 
     TaskGraph() = default;
@@ -80,13 +84,11 @@ public:
     /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
-    std::vector<std::pair<std::string, std::string>> missing_dependencies(
-        const std::vector<NewTask>& batch) const;
+    std::vector<std::pair<std::string, std::string>> missing_dependencies(const std::vector<NewTask>& batch) const;
     /// @brief The cycle that adding @p batch under @p parent would close, as "a -> b -> a", or
     /// nullopt. Costs what the batch's new edges can reach among unsettled tasks, never a walk
     /// of the whole graph. Requires unique ids and known dependencies.
-    std::optional<std::string> cycle_through_batch(Index parent,
-                                                   const std::vector<NewTask>& batch) const;
+    std::optional<std::string> cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const;
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index.
     Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
@@ -123,8 +125,8 @@ private:
         std::uint32_t waits_left = 0;          // unmet waits before it may start
         std::uint32_t children_unsettled = 0;  // it settles when this is 0 and it finished
         Phase phase = Phase::waiting;
-        Health inherited = Health::ok;         // worst health among its settled join targets
-        Health subtree = Health::ok;           // its own and its settled children's, worst first
+        Health inherited = Health::ok;  // worst health among its settled join targets
+        Health subtree = Health::ok;    // its own and its settled children's, worst first
     };
 
     using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait>;

@@ -28,16 +28,16 @@ struct HistoryEntry {
 struct TaskRecord {
     std::string id{};
     std::optional<std::string> parent_id{};  ///< nullopt for a root task
-    int depth = 0;                         ///< roots 0, children their parent's depth plus one
+    int depth = 0;                           ///< roots 0, children their parent's depth plus one
     std::string service{};
     std::string command{};
     nlohmann::json input = nlohmann::json::object();
-    nlohmann::json output{};                 ///< null until the task finishes
-    nlohmann::json trace{};                  ///< null unless the handler set one
+    nlohmann::json output{};  ///< null until the task finishes
+    nlohmann::json trace{};   ///< null unless the handler set one
     TaskStatus status = TaskStatus::pending;
-    std::vector<std::string> depends_on{};   ///< as declared; join waits are not written here
-    std::vector<std::string> children{};     ///< ids of the tasks it spawned, in batch order
-    int attempts = 0;                      ///< how many times its handler was called
+    std::vector<std::string> depends_on{};  ///< as declared; join waits are not written here
+    std::vector<std::string> children{};    ///< ids of the tasks it spawned, in batch order
+    int attempts = 0;                       ///< how many times its handler was called
     std::optional<Timestamp> started_at{};
     std::optional<Timestamp> completed_at{};
     std::vector<HistoryEntry> history{};
