@@ -51,10 +51,12 @@ std::string read_file(const std::filesystem::path& path) {
     return text.str();
 }
 
-CliRun run_cli(const std::vector<std::string>& args) {
+CliRun run_cli(const std::vector<std::string>& args) { return run_binary(JOBGRAPH_CLI_PATH, args); }
+
+CliRun run_binary(const std::string& binary, const std::vector<std::string>& args) {
     const auto out_path = scratch_path("stdout.txt");
     const auto err_path = scratch_path("stderr.txt");
-    std::string command = shell_quoted(JOBGRAPH_CLI_PATH);
+    std::string command = shell_quoted(binary);
     for (const auto& arg : args) command += " " + shell_quoted(arg);
     command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
 

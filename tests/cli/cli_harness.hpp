@@ -18,6 +18,8 @@ struct CliRun {
 
 /// @brief Runs `jobgraph <args...>` with stdin from /dev/null.
 CliRun run_cli(const std::vector<std::string>& args);
+/// @brief Runs any program the same way (used for the example programs).
+CliRun run_binary(const std::string& binary, const std::vector<std::string>& args);
 
 /// @brief An example job under examples/jobs/.
 std::string example_job(const std::string& file_name);
