@@ -34,7 +34,7 @@ void ProgressLine::on_task_status(const TaskEvent& event) {
         case TaskStatus::succeeded: ++counts_.done; break;
         case TaskStatus::pending: break;
     }
-    redraw_locked();
+    redraw_if_due_locked();
 }
 
 void ProgressLine::on_job_finished(const JobResult& /*result*/) {
@@ -49,8 +49,14 @@ ProgressCounts ProgressLine::counts() const {
     return counts_;
 }
 
+// A job with thousands of tasks would otherwise spend its time writing to the terminal.
+void ProgressLine::redraw_if_due_locked() {
+    if (std::chrono::steady_clock::now() - last_drawn_ >= 50ms) redraw_locked();
+}
+
 void ProgressLine::redraw_locked() {
     if (finished_) return;
+    last_drawn_ = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     fmt::print(terminal_, "\r\033[2K{} [{}/{}] running {}, failed {}{}, {:.1f}s", job_name_, counts_.done,
                counts_.total, counts_.running, counts_.failed,

@@ -41,6 +41,7 @@ public:
 
 private:
     void redraw_locked();
+    void redraw_if_due_locked();
     void tick();
     void stop_ticking();
 
@@ -51,6 +52,7 @@ private:
     bool finished_ = false;
     std::string job_name_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_drawn_{};
     std::unordered_map<std::string, TaskStatus> statuses_;
     ProgressCounts counts_;
     std::thread ticker_;
