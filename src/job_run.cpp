@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <numeric>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 namespace jobgraph::detail {
@@ -23,15 +24,20 @@ constexpr const char* abort_on_failure_reason = "Previous task failed and abortO
 
 }  // namespace
 
-JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings)
+JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings, std::vector<TaskRecord> restored)
     : registry_(registry),
       name_(job.spec.name),
       limits_(job.spec.limits),
       abort_on_failure_(job.spec.abort_on_failure),
       plan_mode_(job.spec.require_approval),
-      settings_(settings),
+      settings_(std::move(settings)),
+      store_(settings_.store),
       graph_(std::move(job.graph)),
       started_at_(now_utc()) {
+    if (!restored.empty()) {
+        restore(std::move(restored), std::move(job.handlers));
+        return;
+    }
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
         TaskRecord record;
@@ -42,6 +48,69 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
         record.depends_on = std::move(spec.depends_on);
         add_record(std::move(record), job.handlers[i]);
     }
+}
+
+void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {
+    const std::size_t roots = graph_.size();
+    for (std::size_t i = 0; i < restored.size(); ++i) {
+        if (i < roots && restored[i].id != graph_.id(static_cast<Index>(i))) {
+            throw StoreError(fmt::format("Stored task {} does not match the job's task {}", restored[i].id,
+                                         graph_.id(static_cast<Index>(i))));
+        }
+        handlers_.push_back(i < roots ? root_handlers[i] : registry_.find(restored[i].service, restored[i].command));
+        records_.push_back(std::move(restored[i]));
+        start_order_.push_back(0);
+    }
+
+    // Rebuild the spawned batches in the order they were added; each is a run of one parent's
+    // children. Their tasks wait as they did, except those already planned.
+    TaskGraph::Changes changes;
+    for (std::size_t first = roots; first < records_.size();) {
+        const auto& parent_id = records_[first].parent_id;
+        const auto parent = parent_id ? graph_.find(*parent_id) : std::nullopt;
+        if (!parent) throw StoreError(fmt::format("Stored task {} has no known parent", records_[first].id));
+        std::vector<TaskGraph::NewTask> batch;
+        std::size_t end = first;
+        for (; end < records_.size() && records_[end].parent_id == parent_id; ++end) {
+            batch.push_back({records_[end].id, records_[end].depends_on, records_[end].status == TaskStatus::planned});
+        }
+        graph_.add_children(*parent, batch, changes);
+        first = end;
+    }
+
+    // Put back what had ended, children before parents so that parents settle after them.
+    bool any_failed = false;
+    for (std::size_t i = records_.size(); i-- > 0;) {
+        const auto task = static_cast<Index>(i);
+        switch (records_[i].status) {
+            case TaskStatus::succeeded:
+                ++succeeded_;
+                graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
+                break;
+            case TaskStatus::failed:
+                any_failed = true;
+                graph_.finish(task, TaskGraph::Outcome::failed, changes);
+                break;
+            case TaskStatus::aborted:
+                graph_.finish(task, TaskGraph::Outcome::aborted, changes);
+                break;
+            case TaskStatus::planned:
+                if (i < roots) graph_.finish(task, TaskGraph::Outcome::planned, changes);  // children: done above
+                break;
+            case TaskStatus::started:  // interrupted: it runs again (at least once)
+                set_status(task, TaskStatus::pending, "Interrupted before it finished; it runs again");
+                break;
+            case TaskStatus::pending:
+                break;
+        }
+    }
+    // Tasks that had ended keep their status whatever the rebuilt graph says of them.
+    auto ended = [this](Index task) { return is_final(records_[task].status); };
+    std::erase_if(changes.ready, ended);
+    std::erase_if(changes.planned, ended);
+    std::erase_if(changes.aborted, [&](const auto& entry) { return ended(entry.first); });
+    apply(changes);
+    if (any_failed && abort_on_failure_) stop(StopCause::failure, abort_on_failure_reason);
 }
 
 // --- the run as a whole --------------------------------------------------------------------
@@ -59,6 +128,7 @@ JobResult JobRun::execute() {
         graph_.start(changes);
         apply(changes);
         check_end();
+        flush();
         signal = std::exchange(stop_signal_due_, false);
     }
     after_unlock(signal);
@@ -79,6 +149,7 @@ JobResult JobRun::execute() {
                 stop(StopCause::timeout,
                      fmt::format("Job execution timeout: {}ms limit exceeded", limits_.timeout.count()));
                 check_end();
+                flush();
                 signal = std::exchange(stop_signal_due_, false);
                 lock.unlock();
                 after_unlock(signal);
@@ -89,6 +160,14 @@ JobResult JobRun::execute() {
     }  // joins the workers
     deliver_events();
     JobResult result = build_result();
+    if (store_) {
+        try {
+            store_->save_result(settings_.job_id, result);
+        } catch (const std::exception& error) {
+            result.status = JobStatus::failed;
+            result.error_message = fmt::format("Store failed: {}", error.what());
+        }
+    }
     if (settings_.observer) {
         std::lock_guard serial(observer_mutex_);
         settings_.observer->on_job_finished(result);
@@ -107,7 +186,7 @@ void JobRun::worker_loop() {
         if (done_) return;
         const Index task = ready_.front();
         ready_.pop_front();
-        begin_task(task);
+        const bool durable = begin_task(task);
         const TaskRecord& record = records_[task];
         const HandlerEntry& entry = *handlers_[task];
         // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
@@ -119,7 +198,9 @@ void JobRun::worker_loop() {
             lock.unlock();
         }
 
-        std::optional<HandlerOutcome> outcome = call_handler(task, record, entry);
+        // A handler runs only once its start is committed, as a crashed process would not run it.
+        std::optional<HandlerOutcome> outcome =
+            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock.lock();
         if (outcome) finish_task(task, std::move(*outcome));
@@ -216,6 +297,26 @@ void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
     if (status == TaskStatus::succeeded) ++succeeded_;
     if (settings_.observer) events_.emplace_back(TaskEvent{record.id, status, at, reason});
     record.history.push_back(HistoryEntry{status, at, std::move(reason)});
+    if (store_) unsaved_.push_back(task);
+}
+
+void JobRun::flush() {
+    if (!store_ || unsaved_.empty()) return;
+    std::sort(unsaved_.begin(), unsaved_.end());
+    unsaved_.erase(std::unique(unsaved_.begin(), unsaved_.end()), unsaved_.end());
+    std::vector<std::pair<std::size_t, const TaskRecord*>> changed;
+    changed.reserve(unsaved_.size());
+    for (const Index task : unsaved_) changed.emplace_back(task, &records_[task]);
+    unsaved_.clear();
+    try {
+        store_->save_tasks(settings_.job_id, changed);
+    } catch (const std::exception& error) {
+        // Without durable state the job must not go on as if it had it.
+        store_ = nullptr;
+        job_error_ = fmt::format("Store failed: {}", error.what());
+        stop(StopCause::failure, "Job stopped: the store failed");
+        check_end();
+    }
 }
 
 void JobRun::end_unstarted(Index task, TaskStatus status, std::string reason) {
@@ -223,12 +324,14 @@ void JobRun::end_unstarted(Index task, TaskStatus status, std::string reason) {
     set_status(task, status, std::move(reason));
 }
 
-void JobRun::begin_task(Index task) {
+bool JobRun::begin_task(Index task) {
     graph_.mark_started(task);
     start_order_[task] = next_start_++;
     ++in_flight_;
     ++records_[task].attempts;
     set_status(task, TaskStatus::started);
+    flush();  // a task known to have started runs again after a crash, and counts its attempts
+    return store_ != nullptr || settings_.store == nullptr;
 }
 
 void JobRun::finish_task(Index task, HandlerOutcome outcome) {
@@ -269,6 +372,7 @@ void JobRun::finish_task(Index task, HandlerOutcome outcome) {
     if (outcome.kind == HandlerOutcome::Kind::failed && abort_on_failure_)
         stop(StopCause::failure, abort_on_failure_reason);
     check_end();
+    flush();
 }
 
 std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcome& outcome) const {
@@ -401,10 +505,14 @@ JobResult JobRun::build_result() {
     result.started_at = started_at_;
     result.completed_at = now_utc();
 
-    // By start, never-started last; creation order breaks ties.
+    // By start time, never-started last. Within this run the start sequence is exact where the
+    // clock's microseconds tie; tasks started by an earlier, interrupted run have none (0).
     std::vector<Index> order(records_.size());
     std::iota(order.begin(), order.end(), Index{0});
-    auto start_key = [this](Index task) { return start_order_[task] == 0 ? UINT64_MAX : start_order_[task]; };
+    auto start_key = [this](Index task) {
+        const auto& started = records_[task].started_at;
+        return std::make_tuple(!started.has_value(), started.value_or(Timestamp{}), start_order_[task]);
+    };
     std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return start_key(a) < start_key(b); });
     result.tasks.reserve(records_.size());
     for (const Index task : order) result.tasks.push_back(std::move(records_[task]));

@@ -9,6 +9,7 @@
 #include "jobgraph/observer.hpp"
 #include "jobgraph/registry.hpp"
 #include "jobgraph/result.hpp"
+#include "jobgraph/store.hpp"
 #include "jobgraph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 
@@ -39,13 +40,18 @@ struct RunSettings {
     std::size_t workers = 1;
     bool check_cycles = true;
     JobObserver* observer = nullptr;
+    JobStore* store = nullptr;  // with a store, every change is committed before it is reported
+    std::string job_id{};       // the job's id in the store
 };
 
 class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
 public:
     using Index = TaskGraph::Index;
 
-    JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings);
+    /// @p restored: the records of an interrupted run of this job, in creation order (empty
+    /// for a new job). Finished tasks keep their outcome; the rest run (again).
+    JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings,
+           std::vector<TaskRecord> restored = {});
 
     /// Runs the job to its end on the worker threads and returns the result. Call once.
     JobResult execute();
@@ -64,9 +70,11 @@ private:
 
     // Under the lock.
     TaskRecord& add_record(TaskRecord record, const HandlerEntry* handler);
+    void restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers);
+    void flush();
     void set_status(Index task, TaskStatus status, std::string reason = {});
     void end_unstarted(Index task, TaskStatus status, std::string reason);
-    void begin_task(Index task);
+    bool begin_task(Index task);  // false if the store failed to record the start
     void finish_task(Index task, HandlerOutcome outcome);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
@@ -87,6 +95,7 @@ private:
     const bool abort_on_failure_;
     const bool plan_mode_;
     const RunSettings settings_;
+    JobStore* store_;  // settings_.store, until a write to it fails
 
     mutable std::mutex mutex_;
     std::condition_variable work_ready_;
@@ -103,6 +112,7 @@ private:
     StopCause stop_cause_ = StopCause::none;
     bool stop_signal_due_ = false;  // request_stop must run outside the lock (callbacks may lock)
     bool done_ = false;
+    std::vector<Index> unsaved_;  // records changed since the last flush to the store
     std::optional<std::string> job_error_;
     std::stop_source stop_source_;
 

@@ -43,10 +43,30 @@ JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) co
                         observer);
 }
 
-JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer) const {
+JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer) const {
+    std::optional<StoredJob> stored = store.load(job_id);
+    if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
+    if (stored->result) return *stored->result;
+    auto preparation = detail::prepare_job(stored->spec, registry_);
+    // Spawned tasks still to run need their handlers in this process too.
+    for (std::size_t i = stored->spec.tasks.size(); i < stored->tasks.size(); ++i) {
+        const TaskRecord& task = stored->tasks[i];
+        if (!is_final(task.status) && !registry_.find(task.service, task.command)) {
+            preparation.problems.push_back(
+                fmt::format("Task {}: {}", task.id, registry_.unknown_pair_message(task.service, task.command)));
+        }
+    }
+    if (!preparation.problems.empty()) preparation.job.reset();
+    return run_prepared(std::move(preparation), stored->spec.name, observer, &store, std::string(job_id),
+                        std::move(stored->tasks));
+}
+
+JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
+                                     JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
     if (!preparation.job) return rejected(std::move(name), preparation.problems, observer);
-    detail::RunSettings settings{workers_, !options_.unsafe_skip_cycle_check, observer};
-    auto run = std::make_shared<detail::JobRun>(registry_, std::move(*preparation.job), settings);
+    detail::RunSettings settings{workers_, !options_.unsafe_skip_cycle_check, observer, store, std::move(job_id)};
+    auto run = std::make_shared<detail::JobRun>(registry_, std::move(*preparation.job), std::move(settings),
+                                                std::move(restored));
     return run->execute();
 }
 

@@ -44,6 +44,8 @@ public:
     int depth() const noexcept { return task_.depth; }
     const std::string& service() const noexcept { return task_.service; }
     const std::string& command() const noexcept { return task_.command; }
+    /// @brief The ids this task depends on, as declared.
+    const std::vector<std::string>& depends_on() const noexcept { return task_.depends_on; }
     /// @brief The task's JSON input (always an object).
     const nlohmann::json& input() const noexcept { return task_.input; }
     /// @brief 1 on the first call; higher when a resumed job runs the task again.

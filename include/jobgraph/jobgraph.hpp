@@ -11,6 +11,7 @@
 #include "jobgraph/result.hpp"
 #include "jobgraph/spec.hpp"
 #include "jobgraph/status.hpp"
+#include "jobgraph/store.hpp"
 #include "jobgraph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 #include "jobgraph/time.hpp"

@@ -6,11 +6,13 @@
 #include "jobgraph/registry.hpp"
 #include "jobgraph/result.hpp"
 #include "jobgraph/spec.hpp"
+#include "jobgraph/store.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobgraph {
@@ -40,6 +42,13 @@ public:
     /// @brief Same, from the contract's JSON form; problems of shape are listed with the rest.
     JobResult run(const nlohmann::json& job, JobObserver* observer = nullptr) const;
 
+    /// @brief Runs a job kept in @p store (see JobStore::create_job): from the start if it never
+    /// ran, else from where it stopped. Finished tasks keep their outcome and their handlers are
+    /// not called again; a task that had started but not finished runs again (at least once).
+    /// A job that already ended returns its stored result and runs nothing. Every change is
+    /// committed to the store before it is reported. Throws StoreError for an unknown job.
+    JobResult resume(std::string_view job_id, JobStore& store, JobObserver* observer = nullptr) const;
+
     /// @brief Every problem that would stop the job from running; empty if it is valid.
     std::vector<std::string> validate(const JobSpec& job) const;
     /// @brief Same, from JSON, shape problems included.
@@ -49,7 +58,9 @@ public:
     std::size_t workers() const noexcept { return workers_; }
 
 private:
-    JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer) const;
+    JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
+                           JobStore* store = nullptr, std::string job_id = {},
+                           std::vector<TaskRecord> restored = {}) const;
 
     const HandlerRegistry& registry_;
     std::size_t workers_;

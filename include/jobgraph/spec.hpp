@@ -43,7 +43,7 @@ struct JobLimits {
 struct JobSpec {
     std::string name{};
     Mode mode = Mode::parallel;
-    JobLimits limits;
+    JobLimits limits{};
     bool abort_on_failure = true;   ///< after the first failure start nothing more
     bool require_approval = false;  ///< plan mode: side-effecting children are planned, not run
     std::vector<TaskSpec> tasks{};

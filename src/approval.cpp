@@ -1,0 +1,28 @@
+// Approval of planned work (behaviour.md section 8): planned tasks go back to pending in the
+// store, and the next resume runs them.
+#include "jobgraph/store.hpp"
+
+#include <fmt/format.h>
+
+namespace jobgraph {
+
+std::size_t approve_planned(JobStore& store, std::string_view job_id) {
+    std::optional<StoredJob> job = store.load(job_id);
+    if (!job) throw StoreError(fmt::format("No job {} in the store", job_id));
+    const Timestamp at = now_utc();
+    std::vector<std::pair<std::size_t, const TaskRecord*>> approved;
+    for (std::size_t i = 0; i < job->tasks.size(); ++i) {
+        TaskRecord& task = job->tasks[i];
+        if (task.status != TaskStatus::planned) continue;
+        task.status = TaskStatus::pending;
+        task.completed_at.reset();
+        task.history.push_back(HistoryEntry{TaskStatus::pending, at, "Approved"});
+        approved.emplace_back(i, &task);
+    }
+    if (approved.empty()) return 0;
+    store.save_tasks(job_id, approved);
+    store.clear_result(job_id);
+    return approved.size();
+}
+
+}  // namespace jobgraph

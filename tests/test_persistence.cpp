@@ -1,0 +1,215 @@
+// Section 10: a job kept in a SQLite store survives its process and resumes where it stopped.
+#include "helpers.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+using namespace jobgraph;
+using namespace jobgraph::testing;
+
+namespace {
+
+// A database file in the temp folder, removed with its WAL files at the end of the test.
+struct TempDatabase {
+    std::filesystem::path path;
+    TempDatabase() {
+        static std::atomic<int> counter{0};
+        path = std::filesystem::temp_directory_path() /
+               fmt::format("jobgraph-persistence-{}-{}.db", ::getpid(), counter++);
+    }
+    ~TempDatabase() {
+        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+    }
+};
+
+// Counts handler calls per task id across runs.
+struct CallCounter {
+    std::mutex mutex;
+    std::map<std::string, int> calls;
+    void note(const std::string& id) {
+        std::lock_guard lock(mutex);
+        ++calls[id];
+    }
+    int of(const std::string& id) {
+        std::lock_guard lock(mutex);
+        return calls.contains(id) ? calls.at(id) : 0;
+    }
+};
+
+HandlerRegistry counting_registry(CallCounter& counter) {
+    HandlerRegistry registry;
+    registry.add(
+        "t", "work",
+        [&counter](TaskContext& ctx) {
+            counter.note(ctx.id());
+            return json{{"childTasks", ctx.input().value("children", json::array())}, {"output", {{"by", ctx.id()}}}};
+        },
+        {.side_effect_free = true});
+    registry.add("t", "side", [&counter](TaskContext& ctx) {
+        counter.note(ctx.id());
+        return json{{"wrote", ctx.input()}};
+    });
+    return registry;
+}
+
+// Stands in for a process that dies: after a number of commits every write fails, and the run
+// is abandoned with only what was committed before in the file.
+class DyingStore final : public JobStore {
+public:
+    DyingStore(JobStore& inner, int commits_before_death) : inner_(inner), commits_left_(commits_before_death) {}
+    std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
+    void save_tasks(std::string_view id, const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override {
+        die_if_due();
+        inner_.save_tasks(id, tasks);
+    }
+    void save_result(std::string_view id, const JobResult& result) override {
+        die_if_due();
+        inner_.save_result(id, result);
+    }
+    void clear_result(std::string_view id) override { inner_.clear_result(id); }
+    std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
+    std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
+
+private:
+    void die_if_due() {
+        if (commits_left_-- <= 0) throw StoreError("simulated crash");
+    }
+    JobStore& inner_;
+    int commits_left_;
+};
+
+JobSpec pipeline() {
+    const json children =
+        json::array({child("t", "work", {}, {}, "load-a"), child("t", "work", {}, {"load-a"}, "load-b")});
+    return job({task("t", "work", {{"children", children}}, {}, "plan"), task("t", "work", {}, {"plan"}, "report"),
+                task("t", "work", {}, {}, "audit")},
+               "stored");
+}
+
+}  // namespace
+
+TEST_CASE("A stored run commits every record and its result", "[persistence]") {
+    TempDatabase db;
+    CallCounter counter;
+    const auto registry = counting_registry(counter);
+    SqliteStore store(db.path);
+    const std::string id = store.create_job(pipeline());
+    const auto result = Orchestrator(registry, {.workers = any_worker_count()}).resume(id, store);
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(result.stats.total == 5);
+
+    SqliteStore reopened(db.path);
+    const auto stored = reopened.load(id);
+    REQUIRE(stored.has_value());
+    REQUIRE(stored->result.has_value());
+    CHECK(*stored->result == result);
+    REQUIRE(stored->tasks.size() == 5);
+    for (const auto& record : stored->tasks) CHECK(record == result.at(record.id));
+    CHECK(stored->tasks[3].id == "load-a");  // creation order: roots, then the spawned batch
+}
+
+TEST_CASE("Resuming a finished job returns its stored result and runs nothing", "[persistence]") {
+    TempDatabase db;
+    CallCounter counter;
+    const auto registry = counting_registry(counter);
+    SqliteStore store(db.path);
+    const std::string id = store.create_job(pipeline());
+    const Orchestrator orchestrator(registry);
+    const auto first = orchestrator.resume(id, store);
+    const auto second = orchestrator.resume(id, store);
+    CHECK(second == first);
+    CHECK(counter.of("plan") == 1);
+    CHECK_THROWS_WITH(orchestrator.resume("job-nope", store), "No job job-nope in the store");
+}
+
+TEST_CASE("A job interrupted at any commit resumes and finishes, finished tasks not run again", "[persistence]") {
+    const std::size_t workers = any_worker_count();
+    // Crash after 0, 1, 2, ... commits until the job gets through before the store dies.
+    int crash_points = 0;
+    for (int commits = 0; commits < 100; ++commits) {
+        INFO("commits before the crash: " << commits << ", workers " << workers);
+        TempDatabase db;
+        CallCounter counter;
+        const auto registry = counting_registry(counter);
+        SqliteStore store(db.path);
+        const std::string id = store.create_job(pipeline());
+        DyingStore dying(store, commits);
+        const auto crashed = Orchestrator(registry, {.workers = workers}).resume(id, dying);
+        if (crashed.status == JobStatus::succeeded) break;  // every commit went through
+        ++crash_points;
+        CHECK(crashed.status == JobStatus::failed);
+        CHECK_THAT(crashed.error_message.value_or(""), Catch::StartsWith("Store failed: simulated crash"));
+
+        // What the file held when the process "died".
+        const auto before = SqliteStore(db.path).load(id);
+        REQUIRE(before.has_value());
+        CHECK_FALSE(before->result.has_value());
+        std::map<std::string, TaskStatus> committed;
+        for (const auto& record : before->tasks) committed[record.id] = record.status;
+
+        SqliteStore fresh(db.path);  // a new process opens the file
+        const auto resumed = Orchestrator(registry, {.workers = workers}).resume(id, fresh);
+        REQUIRE(resumed.status == JobStatus::succeeded);
+        CHECK(resumed.stats.total == 5);
+        for (const auto& record : resumed.tasks) {
+            INFO(record.id);
+            CHECK(record.attempts == counter.of(record.id));  // every call is counted
+            if (committed.contains(record.id) && committed.at(record.id) == TaskStatus::succeeded) {
+                CHECK(counter.of(record.id) == 1);  // its handler was not called again
+            }
+            if (committed.contains(record.id) && committed.at(record.id) == TaskStatus::started) {
+                CHECK(record.attempts == 2);
+                CHECK(record.history.at(2).reason == "Interrupted before it finished; it runs again");
+            }
+        }
+        CHECK(SqliteStore(db.path).load(id)->result == std::optional<JobResult>(resumed));
+    }
+    CHECK(crash_points >= 6);  // at the least: the roots, 3 starts and the first completions
+}
+
+TEST_CASE("Approving planned tasks and resuming runs them", "[persistence][plan]") {
+    TempDatabase db;
+    CallCounter counter;
+    const auto registry = counting_registry(counter);
+    const json children = json::array(
+        {child("t", "side", {{"file", "out.csv"}}, {}, "write"), child("t", "work", {}, {"write"}, "notify")});
+    JobSpec spec = job({task("t", "work", {{"children", children}}, {}, "planner")}, "approval");
+    spec.require_approval = true;
+    SqliteStore store(db.path);
+    const std::string id = store.create_job(spec);
+    const Orchestrator orchestrator(registry, {.workers = any_worker_count()});
+
+    const auto planned = orchestrator.resume(id, store);
+    CHECK(planned.status == JobStatus::awaiting_approval);
+    CHECK(planned.at("write").status == TaskStatus::planned);
+    CHECK(counter.of("write") == 0);
+    CHECK(orchestrator.resume(id, store) == planned);  // still awaiting: nothing runs
+
+    CHECK(approve_planned(store, id) == 2);
+    const auto approved = orchestrator.resume(id, store);
+    CHECK(approved.status == JobStatus::succeeded);
+    CHECK(approved.at("write").output == json{{"wrote", {{"file", "out.csv"}}}});
+    CHECK(approved.at("notify").status == TaskStatus::succeeded);
+    CHECK(history_statuses(approved.at("write")) == std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::planned,
+                                                                            TaskStatus::pending, TaskStatus::started,
+                                                                            TaskStatus::succeeded});
+    CHECK(counter.of("planner") == 1);
+    CHECK(approve_planned(store, id) == 0);
+}
+
+TEST_CASE("A resumed job whose handlers are missing runs nothing and says why", "[persistence]") {
+    TempDatabase db;
+    CallCounter counter;
+    const auto registry = counting_registry(counter);
+    SqliteStore store(db.path);
+    const std::string id = store.create_job(pipeline());
+    const auto result = Orchestrator(basic_registry()).resume(id, store);
+    CHECK(result.status == JobStatus::failed);
+    CHECK_THAT(*result.error_message,
+               Catch::StartsWith("Job validation failed:\nTask plan: Unknown service/command: t/work"));
+    CHECK_FALSE(store.load(id)->result.has_value());  // the job stays resumable
+}
