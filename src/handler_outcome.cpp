@@ -36,7 +36,7 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
             }
             const std::size_t offset = outcome.children.size();
             for (std::size_t i = 0; i < it->size(); ++i) {
-                outcome.children.push_back(read_task((*it)[i], fmt::format("childTasks[{}]", offset + i), problems));
+                outcome.children.push_back(read_task((*it)[i], Where{"childTasks", offset + i}, problems));
             }
             result.erase(it);
         }

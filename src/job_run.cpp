@@ -352,7 +352,7 @@ void JobRun::finish_task(Index task, HandlerOutcome outcome) {
     TaskRecord& record = records_[task];
     record.output = std::move(outcome.output);
     record.trace = std::move(outcome.trace);
-    TaskGraph::Changes changes;
+    TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
             set_status(task, TaskStatus::succeeded, std::move(note));

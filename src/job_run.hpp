@@ -106,7 +106,8 @@ private:
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;
     std::deque<Index> ready_;
-    std::size_t in_flight_ = 0;  // started and not finished, sync or async
+    TaskGraph::Changes changes_;  // finish_task's scratch, kept to spare allocations per task
+    std::size_t in_flight_ = 0;   // started and not finished, sync or async
     std::size_t idle_workers_ = 0;
     std::size_t succeeded_ = 0;
     StopCause stop_cause_ = StopCause::none;

@@ -35,6 +35,11 @@ JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
     return run_prepared(detail::prepare_job(job, registry_), job.name, observer);
 }
 
+JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer) const {
+    std::string name = job.name;
+    return run_prepared(detail::prepare_job(std::move(job), registry_), std::move(name), observer);
+}
+
 JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) const {
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);

@@ -18,24 +18,24 @@ constexpr std::array<std::string_view, 8> job_fields{"name",    "mode",         
                                                      "timeout", "abortOnFailure", "requireApproval", "tasks"};
 
 template <std::size_t N>
-void report_unknown_fields(const json& object, const std::array<std::string_view, N>& known, std::string_view where,
+void report_unknown_fields(const json& object, const std::array<std::string_view, N>& known, const Where& where,
                            std::vector<std::string>& problems) {
     for (const auto& [key, value] : object.items()) {
         if (std::find(known.begin(), known.end(), key) == known.end()) {
-            problems.push_back(fmt::format("{}: unknown field \"{}\"", where, key));
+            problems.push_back(fmt::format("{}: unknown field \"{}\"", where.text(), key));
         }
     }
 }
 
 // Presence and emptiness are the validator's to report, so a missing string stays empty here.
-void read_string(const json& object, const char* key, std::string& out, std::string_view where,
+void read_string(const json& object, const char* key, std::string& out, const Where& where,
                  std::vector<std::string>& problems) {
     const auto it = object.find(key);
     if (it == object.end()) return;
     if (it->is_string()) {
         out = it->get<std::string>();
     } else {
-        problems.push_back(fmt::format("{}: \"{}\" must be a string, got {}", where, key, it->dump()));
+        problems.push_back(fmt::format("{}: \"{}\" must be a string, got {}", where.text(), key, it->dump()));
     }
 }
 
@@ -63,10 +63,14 @@ void read_bool(const json& object, const char* key, bool& out, std::vector<std::
 
 }  // namespace
 
-TaskSpec read_task(const json& j, std::string_view where, std::vector<std::string>& problems) {
+std::string Where::text() const {
+    return index == npos ? std::string(list) : fmt::format("{}[{}]", list, index);
+}
+
+TaskSpec read_task(const json& j, const Where& where, std::vector<std::string>& problems) {
     TaskSpec task;
     if (!j.is_object()) {
-        problems.push_back(fmt::format("{}: a task must be a JSON object, got {}", where, j.dump()));
+        problems.push_back(fmt::format("{}: a task must be a JSON object, got {}", where.text(), j.dump()));
         return task;
     }
     report_unknown_fields(j, task_fields, where, problems);
@@ -74,28 +78,28 @@ TaskSpec read_task(const json& j, std::string_view where, std::vector<std::strin
         if (it->is_string()) {
             task.id = it->get<std::string>();
         } else {
-            problems.push_back(fmt::format("{}: \"id\" must be a string, got {}", where, it->dump()));
+            problems.push_back(fmt::format("{}: \"id\" must be a string, got {}", where.text(), it->dump()));
         }
     }
     read_string(j, "service", task.service, where, problems);
     read_string(j, "command", task.command, where, problems);
     if (const auto it = j.find("input"); it != j.end() && !it->is_null()) {
         if (!it->is_object()) {
-            problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where, it->dump()));
+            problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where.text(), it->dump()));
         } else {
             task.input = *it;
         }
     }
     if (const auto it = j.find("dependsOn"); it != j.end()) {
         if (!it->is_array()) {
-            problems.push_back(fmt::format("{}: \"dependsOn\" must be an array of task ids", where));
+            problems.push_back(fmt::format("{}: \"dependsOn\" must be an array of task ids", where.text()));
         } else {
             for (const auto& dep : *it) {
                 if (dep.is_string() && !dep.get_ref<const std::string&>().empty()) {
                     task.depends_on.push_back(dep.get<std::string>());
                 } else {
-                    problems.push_back(
-                        fmt::format("{}: \"dependsOn\" entries must be non-empty strings, got {}", where, dep.dump()));
+                    problems.push_back(fmt::format("{}: \"dependsOn\" entries must be non-empty strings, got {}",
+                                                   where.text(), dep.dump()));
                 }
             }
         }
@@ -109,8 +113,8 @@ JobSpec read_job(const json& j, std::vector<std::string>& problems) {
         problems.push_back(fmt::format("job: must be a JSON object, got {}", j.type_name()));
         return job;
     }
-    report_unknown_fields(j, job_fields, "job", problems);
-    read_string(j, "name", job.name, "job", problems);
+    report_unknown_fields(j, job_fields, Where{"job"}, problems);
+    read_string(j, "name", job.name, Where{"job"}, problems);
     if (const auto it = j.find("mode"); it != j.end()) {
         if (*it == "parallel") {
             job.mode = Mode::parallel;
@@ -135,7 +139,7 @@ JobSpec read_job(const json& j, std::vector<std::string>& problems) {
     } else {
         job.tasks.reserve(tasks->size());
         for (std::size_t i = 0; i < tasks->size(); ++i) {
-            job.tasks.push_back(read_task((*tasks)[i], fmt::format("tasks[{}]", i), problems));
+            job.tasks.push_back(read_task((*tasks)[i], Where{"tasks", i}, problems));
         }
     }
     return job;
@@ -158,7 +162,7 @@ void to_json(nlohmann::json& j, const TaskSpec& task) {
 
 void from_json(const nlohmann::json& j, TaskSpec& task) {
     std::vector<std::string> problems;
-    TaskSpec read = detail::read_task(j, "task", problems);
+    TaskSpec read = detail::read_task(j, detail::Where{"task"}, problems);
     if (!problems.empty()) throw SpecError("Invalid task specification:", std::move(problems));
     task = std::move(read);
 }

@@ -11,14 +11,15 @@
 namespace jobgraph {
 namespace {
 
-// Remembers the DFS tree and the first back edge; a back edge closes a cycle.
-template <typename Graph>
+// Remembers the DFS tree and the first back edge; a back edge closes a cycle. ParentMap is a
+// vector for whole-graph searches and a hash map for the small, bounded ones.
+template <typename Graph, typename ParentMap>
 class CycleRecorder : public boost::default_dfs_visitor {
 public:
     using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
     using Edge = typename boost::graph_traits<Graph>::edge_descriptor;
 
-    CycleRecorder(std::unordered_map<Vertex, Vertex>& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
+    CycleRecorder(ParentMap& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
         : tree_parent_(&tree_parent), back_(&back) {}
 
     void tree_edge(Edge e, const Graph& g) const { (*tree_parent_)[boost::target(e, g)] = boost::source(e, g); }
@@ -27,13 +28,13 @@ public:
     }
 
 private:
-    std::unordered_map<Vertex, Vertex>* tree_parent_;
+    ParentMap* tree_parent_;
     std::optional<std::pair<Vertex, Vertex>>* back_;
 };
 
 // The cycle closed by back edge (from -> to), as the vertices to .. from, then to again.
-template <typename Vertex>
-std::vector<Vertex> cycle_path(const std::unordered_map<Vertex, Vertex>& tree_parent, Vertex from, Vertex to) {
+template <typename ParentMap, typename Vertex>
+std::vector<Vertex> cycle_path(const ParentMap& tree_parent, Vertex from, Vertex to) {
     std::vector<Vertex> path{from};
     while (path.back() != to) path.push_back(tree_parent.at(path.back()));
     std::reverse(path.begin(), path.end());
@@ -45,11 +46,15 @@ std::vector<Vertex> cycle_path(const std::unordered_map<Vertex, Vertex>& tree_pa
 template <typename Graph>
 std::optional<std::vector<typename boost::graph_traits<Graph>::vertex_descriptor>> find_cycle_in(const Graph& g) {
     using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
-    std::unordered_map<Vertex, Vertex> tree_parent;
+    std::vector<Vertex> tree_parent(boost::num_vertices(g));
     std::optional<std::pair<Vertex, Vertex>> back;
-    boost::depth_first_search(g, boost::visitor(CycleRecorder<Graph>(tree_parent, back)));
+    boost::depth_first_search(g, boost::visitor(CycleRecorder<Graph, std::vector<Vertex>>(tree_parent, back)));
     if (!back) return std::nullopt;
     return cycle_path(tree_parent, back->first, back->second);
+}
+
+bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
+    return std::any_of(batch.begin(), batch.end(), [](const auto& task) { return !task.depends_on.empty(); });
 }
 
 }  // namespace
@@ -63,13 +68,13 @@ std::optional<TaskGraph::Index> TaskGraph::find(std::string_view id) const {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::parent(Index task) const {
-    const Index p = graph_[task].parent;
+    const Index p = (*graph_)[task].parent;
     if (p == no_parent) return std::nullopt;
     return p;
 }
 
 bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
-    for (Index p = graph_[task].parent; p != no_parent; p = graph_[p].parent) {
+    for (Index p = (*graph_)[task].parent; p != no_parent; p = (*graph_)[p].parent) {
         if (p == ancestor) return true;
     }
     return false;
@@ -79,7 +84,7 @@ TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int de
     Node node;
     node.parent = parent;
     node.depth = depth;
-    const auto vertex = static_cast<Index>(boost::add_vertex(node, graph_));
+    const auto vertex = static_cast<Index>(boost::add_vertex(node, *graph_));
     ids_.push_back(id);
     index_of_.emplace(ids_.back(), vertex);
     ++unsettled_;
@@ -87,11 +92,11 @@ TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int de
 }
 
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
-    boost::add_edge(waiter, target, kind, graph_);
+    boost::add_edge(waiter, target, kind, *graph_);
     if (kind == Wait::child) {
-        ++graph_[waiter].children_unsettled;
+        ++(*graph_)[waiter].children_unsettled;
     } else if (!is_settled(target)) {
-        ++graph_[waiter].waits_left;
+        ++(*graph_)[waiter].waits_left;
     }
 }
 
@@ -113,7 +118,7 @@ void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
 }
 
 std::optional<std::string> TaskGraph::find_any_cycle() const {
-    const auto path = find_cycle_in(graph_);
+    const auto path = find_cycle_in(*graph_);
     if (!path) return std::nullopt;
     return format_path(std::vector<Index>(path->begin(), path->end()));
 }
@@ -121,8 +126,13 @@ std::optional<std::string> TaskGraph::find_any_cycle() const {
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch) const {
     std::vector<std::string> duplicates;
     std::unordered_set<std::string_view> seen;
-    for (const auto& task : batch) {
-        const bool repeated = !seen.insert(task.id).second || find(task.id).has_value();
+    const bool small = batch.size() <= 8;  // compare a few ids directly rather than hash them
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& task = batch[i];
+        const bool seen_before = small ? std::any_of(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i),
+                                                     [&](const NewTask& other) { return other.id == task.id; })
+                                       : !seen.insert(task.id).second;
+        const bool repeated = seen_before || find(task.id).has_value();
         if (repeated && std::find(duplicates.begin(), duplicates.end(), task.id) == duplicates.end()) {
             duplicates.push_back(task.id);
         }
@@ -132,6 +142,7 @@ std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& ba
 
 std::vector<std::pair<std::string, std::string>> TaskGraph::missing_dependencies(
     const std::vector<NewTask>& batch) const {
+    if (!any_dependency(batch)) return {};
     std::unordered_set<std::string_view> siblings;
     for (const auto& task : batch) siblings.insert(task.id);
     std::vector<std::pair<std::string, std::string>> missing;
@@ -144,6 +155,8 @@ std::vector<std::pair<std::string, std::string>> TaskGraph::missing_dependencies
 }
 
 std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const {
+    // Without dependencies the only new edges are the parent's waits for its new children.
+    if (!any_dependency(batch)) return std::nullopt;
     // 1. A cycle among the siblings alone.
     std::unordered_map<std::string_view, std::size_t> position;
     for (std::size_t i = 0; i < batch.size(); ++i) position.emplace(batch[i].id, i);
@@ -176,7 +189,7 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
     bool found = false;
     auto stop_at = [&](Vertex v, const Graph&) {
         if (v == parent) found = true;
-        return found || graph_[v].phase == Phase::settled;
+        return found || (*graph_)[v].phase == Phase::settled;
     };
     for (const auto& child : batch) {
         for (const auto& dep : child.depends_on) {
@@ -184,8 +197,9 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
             const Index target = *find(dep);
             if (target == parent || is_ancestor(target, parent) || is_settled(target)) continue;
             if (colors.contains(target)) continue;  // already walked from an earlier dependency
-            boost::depth_first_visit(graph_, target, CycleRecorder<Graph>(tree_parent, unused_back), color_map,
-                                     stop_at);
+            boost::depth_first_visit(*graph_, target,
+                                     CycleRecorder<Graph, std::unordered_map<Vertex, Vertex>>(tree_parent, unused_back),
+                                     color_map, stop_at);
             if (!found) continue;
             std::vector<std::string_view> names{child.id};
             std::vector<Index> walk{parent};
@@ -200,10 +214,9 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 
 TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
-    const int depth = graph_[parent].depth + 1;
+    const int depth = (*graph_)[parent].depth + 1;
     for (const auto& task : batch) add_node(task.id, parent, depth);
 
-    std::vector<Index> to_settle;
     std::vector<std::optional<Index>> failed_dependency(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Index child = first + static_cast<Index>(i);
@@ -213,33 +226,33 @@ TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask
             if (target == parent || is_ancestor(target, child)) continue;  // met already: no wait
             add_wait(child, target, Wait::join);
             if (!is_settled(target)) continue;
-            const Health health = graph_[target].subtree;
+            const Health health = (*graph_)[target].subtree;
             if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = target;
-            if (health == Health::planned) graph_[child].inherited = Health::planned;
+            if (health == Health::planned) (*graph_)[child].inherited = Health::planned;
         }
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Index child = first + static_cast<Index>(i);
-        if (graph_[child].phase != Phase::waiting) continue;  // a sibling's end decided it already
+        if ((*graph_)[child].phase != Phase::waiting) continue;  // a sibling's end decided it already
         if (batch[i].planned) {
-            end_unstarted(child, Health::planned, to_settle);
+            end_unstarted(child, Health::planned);
             changes.planned.push_back(child);
         } else if (failed_dependency[i]) {
-            end_unstarted(child, Health::failed, to_settle);
+            end_unstarted(child, Health::failed);
             changes.aborted.emplace_back(child, *failed_dependency[i]);
-        } else if (graph_[child].waits_left == 0) {
-            on_waits_met(child, changes, to_settle);
+        } else if ((*graph_)[child].waits_left == 0) {
+            on_waits_met(child, changes);
         }
     }
-    settle(to_settle, changes);
+    settle(changes);
     return first;
 }
 
 std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> TaskGraph::edges() const {
     std::vector<std::tuple<Index, Index, Wait>> all;
-    for (const auto e : boost::make_iterator_range(boost::edges(graph_))) {
-        all.emplace_back(static_cast<Index>(boost::source(e, graph_)), static_cast<Index>(boost::target(e, graph_)),
-                         graph_[e]);
+    for (const auto e : boost::make_iterator_range(boost::edges(*graph_))) {
+        all.emplace_back(static_cast<Index>(boost::source(e, *graph_)), static_cast<Index>(boost::target(e, *graph_)),
+                         (*graph_)[e]);
     }
     return all;
 }
@@ -268,7 +281,7 @@ TaskGraph::Health TaskGraph::health_of(Outcome outcome) noexcept {
 
 void TaskGraph::start(Changes& changes) {
     for (Index v = 0; v < size(); ++v) {
-        Node& node = graph_[v];
+        Node& node = (*graph_)[v];
         if (node.phase == Phase::waiting && node.waits_left == 0) {
             node.phase = Phase::ready;
             changes.ready.push_back(v);
@@ -277,77 +290,74 @@ void TaskGraph::start(Changes& changes) {
 }
 
 void TaskGraph::mark_started(Index task) {
-    graph_[task].phase = Phase::running;
+    (*graph_)[task].phase = Phase::running;
 }
 
 void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
-    Node& node = graph_[task];
+    Node& node = (*graph_)[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health_of(outcome));
-    std::vector<Index> to_settle;
-    if (node.children_unsettled == 0) to_settle.push_back(task);
-    settle(to_settle, changes);
+    if (node.children_unsettled == 0) to_settle_.push_back(task);
+    settle(changes);
 }
 
 std::vector<TaskGraph::Index> TaskGraph::abort_not_started(Changes& changes) {
     std::vector<Index> ended;
-    std::vector<Index> to_settle;
     for (Index v = 0; v < size(); ++v) {
-        const Phase phase = graph_[v].phase;
+        const Phase phase = (*graph_)[v].phase;
         if (phase == Phase::waiting || phase == Phase::ready) {
-            end_unstarted(v, Health::failed, to_settle);
+            end_unstarted(v, Health::failed);
             ended.push_back(v);
         }
     }
-    settle(to_settle, changes);
+    settle(changes);
     return ended;
 }
 
-void TaskGraph::end_unstarted(Index task, Health health, std::vector<Index>& to_settle) {
-    Node& node = graph_[task];
+void TaskGraph::end_unstarted(Index task, Health health) {
+    Node& node = (*graph_)[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health);
-    if (node.children_unsettled == 0) to_settle.push_back(task);
+    if (node.children_unsettled == 0) to_settle_.push_back(task);
 }
 
-void TaskGraph::on_waits_met(Index task, Changes& changes, std::vector<Index>& to_settle) {
-    if (graph_[task].inherited == Health::planned) {
-        end_unstarted(task, Health::planned, to_settle);
+void TaskGraph::on_waits_met(Index task, Changes& changes) {
+    if ((*graph_)[task].inherited == Health::planned) {
+        end_unstarted(task, Health::planned);
         changes.planned.push_back(task);
     } else {
-        graph_[task].phase = Phase::ready;
+        (*graph_)[task].phase = Phase::ready;
         changes.ready.push_back(task);
     }
 }
 
-void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes,
-                               std::vector<Index>& to_settle) {
-    Node& node = graph_[waiter];
+void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes) {
+    Node& node = (*graph_)[waiter];
     if (kind == Wait::child) {
         node.subtree = std::max(node.subtree, target_health);
-        if (--node.children_unsettled == 0 && node.phase == Phase::finished) to_settle.push_back(waiter);
+        if (--node.children_unsettled == 0 && node.phase == Phase::finished) to_settle_.push_back(waiter);
         return;
     }
     if (node.phase != Phase::waiting) return;  // ended early; its other waits no longer matter
     if (kind == Wait::join && target_health == Health::failed) {
-        end_unstarted(waiter, Health::failed, to_settle);
+        end_unstarted(waiter, Health::failed);
         changes.aborted.emplace_back(waiter, target);
         return;
     }
     if (kind == Wait::join && target_health == Health::planned) node.inherited = Health::planned;
-    if (--node.waits_left == 0) on_waits_met(waiter, changes, to_settle);
+    if (--node.waits_left == 0) on_waits_met(waiter, changes);
 }
 
-void TaskGraph::settle(std::vector<Index>& to_settle, Changes& changes) {
+void TaskGraph::settle(Changes& changes) {
     // A worklist, not recursion: chains of a million tasks settle in one go.
-    while (!to_settle.empty()) {
-        const Index task = to_settle.back();
-        to_settle.pop_back();
-        graph_[task].phase = Phase::settled;
+    while (!to_settle_.empty()) {
+        const Index task = to_settle_.back();
+        to_settle_.pop_back();
+        (*graph_)[task].phase = Phase::settled;
         --unsettled_;
-        const Health health = graph_[task].subtree;
-        for (const auto e : boost::make_iterator_range(boost::in_edges(task, graph_))) {
-            release_waiter(static_cast<Index>(boost::source(e, graph_)), task, graph_[e], health, changes, to_settle);
+        const Health health = (*graph_)[task].subtree;
+        for (const auto e : boost::make_iterator_range(boost::in_edges(task, *graph_))) {
+            release_waiter(static_cast<Index>(boost::source(e, *graph_)), task, (*graph_)[e], health, changes);
         }
     }
 }

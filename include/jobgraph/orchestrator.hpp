@@ -39,6 +39,8 @@ public:
     /// @brief Runs a job to its end. An invalid spec runs nothing and comes back `failed`
     /// with an errorMessage listing every problem.
     JobResult run(const JobSpec& job, JobObserver* observer = nullptr) const;
+    /// @brief Same, taking the spec's inputs instead of copying them.
+    JobResult run(JobSpec&& job, JobObserver* observer = nullptr) const;
     /// @brief Same, from the contract's JSON form; problems of shape are listed with the rest.
     JobResult run(const nlohmann::json& job, JobObserver* observer = nullptr) const;
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,7 +71,7 @@ public:
     const std::string& id(Index task) const { return ids_[task]; }
     /// @brief The parent's index; nullopt for a root.
     std::optional<Index> parent(Index task) const;
-    int depth(Index task) const { return graph_[task].depth; }
+    int depth(Index task) const { return (*graph_)[task].depth; }
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
@@ -106,7 +107,7 @@ public:
     /// settles, and returns those tasks in index order. For a job that stops early.
     std::vector<Index> abort_not_started(Changes& changes);
     /// @brief True once the task and all its descendants ended.
-    bool is_settled(Index task) const { return graph_[task].phase == Phase::settled; }
+    bool is_settled(Index task) const { return (*graph_)[task].phase == Phase::settled; }
     /// @brief Number of tasks not settled yet.
     std::size_t unsettled() const noexcept { return unsettled_; }
 
@@ -135,15 +136,17 @@ private:
     Index add_node(const std::string& id, Index parent, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
     static Health health_of(Outcome outcome) noexcept;
-    void end_unstarted(Index task, Health health, std::vector<Index>& to_settle);
-    void on_waits_met(Index task, Changes& changes, std::vector<Index>& to_settle);
-    void release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes,
-                        std::vector<Index>& to_settle);
-    void settle(std::vector<Index>& to_settle, Changes& changes);
+    void end_unstarted(Index task, Health health);
+    void on_waits_met(Index task, Changes& changes);
+    void release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes);
+    void settle(Changes& changes);
     std::string format_path(const std::vector<Index>& path) const;
 
-    Graph graph_;
-    std::deque<std::string> ids_;  // deque: stable addresses for the string_view keys below
+    // Behind a pointer: Boost 1.74's adjacency_list has no move constructor, so moving the
+    // TaskGraph would otherwise copy every vertex and edge.
+    std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
+    std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
+    std::deque<std::string> ids_;   // deque: stable addresses for the string_view keys below
     std::unordered_map<std::string_view, Index> index_of_;
     std::size_t unsettled_ = 0;
 };
