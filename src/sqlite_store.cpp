@@ -1,0 +1,446 @@
+// The embedded job store (behaviour.md section 10): one SQLite file in WAL mode, whole records
+// kept as JSON text, every write one committed transaction.
+#include "jobgraph/store.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+namespace jobgraph {
+namespace {
+
+using nlohmann::json;
+
+// Bumped whenever the tables change; a file with a higher version is refused, not guessed at.
+constexpr int schema_version = 1;
+// Marks the file as ours ("JOBG"), so that a foreign SQLite database is never written to.
+constexpr std::int32_t application_id = 0x4A4F4247;
+constexpr int busy_timeout_ms = 5000;
+constexpr int max_id_attempts = 16;
+
+constexpr const char* create_schema_sql = R"sql(
+CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL UNIQUE,  -- creation order; rowids are not stable across VACUUM
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,            -- JobSpec as JSON
+    result     TEXT,                     -- JobResult as JSON, NULL while the job is unfinished
+    created_at TEXT NOT NULL             -- UTC, as format_timestamp writes it
+);
+CREATE TABLE tasks (
+    job_id   TEXT NOT NULL REFERENCES jobs(id),
+    position INTEGER NOT NULL,           -- creation order within the job
+    id       TEXT NOT NULL,
+    status   TEXT NOT NULL,
+    record   TEXT NOT NULL,              -- TaskRecord as JSON
+    PRIMARY KEY (job_id, position)
+);
+)sql";
+
+struct DatabaseCloser {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using Database = std::unique_ptr<sqlite3, DatabaseCloser>;
+
+struct StatementFinalizer {
+    void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// Resets a (cached) statement when a use of it ends, also on an exception: a statement left
+// mid-step would keep its read transaction, and with it an old snapshot, open.
+class StatementUse {
+public:
+    explicit StatementUse(const Statement& statement) : statement_(statement.get()) {}
+    ~StatementUse() {
+        sqlite3_reset(statement_);
+        sqlite3_clear_bindings(statement_);
+    }
+    StatementUse(const StatementUse&) = delete;
+    StatementUse& operator=(const StatementUse&) = delete;
+
+    sqlite3_stmt* get() const noexcept { return statement_; }
+
+private:
+    sqlite3_stmt* statement_;
+};
+
+std::string column_text(sqlite3_stmt* statement, int column) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+    if (text == nullptr) return {};
+    return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column)));
+}
+
+// JSON text of a value; strings that are not valid UTF-8 cannot be written, and are reported
+// rather than silently replaced, so a record never comes back different from how it was saved.
+// The description is built only on failure: this runs once per saved task.
+template <typename T, typename Describe>
+std::string encode(const T& value, std::string_view file, Describe describe) {
+    try {
+        return json(value).dump();
+    } catch (const json::exception& e) {
+        throw StoreError(fmt::format("SqliteStore: cannot write {} to {}: {}", describe(), file, e.what()));
+    }
+}
+
+std::string random_job_id() {
+    std::random_device device;
+    const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
+    return fmt::format("job-{:012x}", bits & 0xFFFF'FFFF'FFFFull);
+}
+
+}  // namespace
+
+class SqliteStore::Impl {
+public:
+    explicit Impl(const std::filesystem::path& file);
+
+    std::string create_job(const JobSpec& spec);
+    void save_tasks(std::string_view job_id, const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks);
+    void save_result(std::string_view job_id, const JobResult& result);
+    void clear_result(std::string_view job_id);
+    std::optional<StoredJob> load(std::string_view job_id);
+    std::vector<std::string> job_ids();
+
+private:
+    // Rolls back unless committed, so that any error (SQLite's or a JSON one) leaves no trace.
+    class Transaction {
+    public:
+        Transaction(Impl& store, const char* begin_sql, const char* operation) : store_(store) {
+            store_.exec(begin_sql, operation);
+        }
+        ~Transaction() {
+            if (!committed_ && sqlite3_get_autocommit(store_.db_.get()) == 0) {
+                sqlite3_exec(store_.db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+            }
+        }
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+
+        void commit(const char* operation) {
+            store_.exec("COMMIT", operation);
+            committed_ = true;
+        }
+
+    private:
+        Impl& store_;
+        bool committed_ = false;
+    };
+
+    [[noreturn]] void fail(std::string_view operation) const;
+    void check(int rc, std::string_view operation) const {
+        if (rc != SQLITE_OK) fail(operation);
+    }
+    void exec(const char* sql, std::string_view operation);
+    Statement prepare(const char* sql, std::string_view operation);
+    /// True when the statement produced a row, false when it is done.
+    bool step(sqlite3_stmt* statement, std::string_view operation);
+    void bind_text(sqlite3_stmt* statement, int index, std::string_view text, std::string_view operation);
+    void bind_int64(sqlite3_stmt* statement, int index, std::int64_t value, std::string_view operation);
+    std::int64_t query_int(const char* sql, std::string_view operation);
+
+    void open_schema();
+    bool job_exists(std::string_view job_id, std::string_view operation);
+    void set_result(std::string_view job_id, const std::optional<JobResult>& result, const char* operation);
+
+    std::string file_;
+    std::mutex mutex_;
+    Database db_;
+    // Declared after db_, so they are finalized before the connection closes.
+    Statement job_exists_;
+    Statement insert_job_;
+    Statement upsert_task_;
+    Statement update_result_;
+    Statement select_job_;
+    Statement select_tasks_;
+    Statement select_ids_;
+};
+
+SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()) {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(file_.c_str(), &raw,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    db_.reset(raw);  // owned even when opening failed, so the handle is released either way
+    if (rc != SQLITE_OK) {
+        if (!db_) throw StoreError(fmt::format("SqliteStore: cannot open {}: out of memory", file_));
+        fail("open");
+    }
+    sqlite3_extended_result_codes(db_.get(), 1);
+    // Several stores and processes may share the file: wait for a writer rather than fail at once.
+    check(sqlite3_busy_timeout(db_.get(), busy_timeout_ms), "set busy timeout");
+
+    // A file that is not a database is only detected here, on the first read of its header.
+    {
+        const Statement statement = prepare("PRAGMA journal_mode=WAL", "open");
+        const StatementUse use(statement);
+        const std::string mode = step(use.get(), "open") ? column_text(use.get(), 0) : std::string{};
+        if (mode != "wal" && mode != "memory") {
+            throw StoreError(fmt::format("SqliteStore: {} cannot use WAL mode (journal mode is \"{}\")", file_, mode));
+        }
+    }
+    // In WAL mode synchronous=NORMAL still makes every commit atomic, and durable across a crash
+    // of the process; only an OS crash or power loss may lose the last commits (never corrupt the
+    // file). FULL would add an fsync per commit, i.e. per finished task.
+    exec("PRAGMA synchronous=NORMAL", "set synchronous");
+    exec("PRAGMA foreign_keys=ON", "enable foreign keys");
+    open_schema();
+
+    job_exists_ = prepare("SELECT 1 FROM jobs WHERE id = ?1", "prepare");
+    insert_job_ = prepare(
+        "INSERT INTO jobs (id, seq, name, spec, result, created_at) "
+        "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4)",
+        "prepare");
+    upsert_task_ = prepare(
+        "INSERT INTO tasks (job_id, position, id, status, record) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (job_id, position) DO UPDATE SET id = excluded.id, status = excluded.status, "
+        "record = excluded.record",
+        "prepare");
+    update_result_ = prepare("UPDATE jobs SET result = ?2 WHERE id = ?1", "prepare");
+    select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
+    select_tasks_ = prepare("SELECT record FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+    select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
+}
+
+void SqliteStore::Impl::open_schema() {
+    // IMMEDIATE: two processes opening a new file at once must not both create the tables.
+    Transaction transaction(*this, "BEGIN IMMEDIATE", "open");
+    const auto version = query_int("PRAGMA user_version", "read schema version");
+    const auto app_id = query_int("PRAGMA application_id", "read application id");
+    if (version == 0 && app_id == 0) {
+        if (query_int("SELECT COUNT(*) FROM sqlite_master", "read schema") != 0) {
+            throw StoreError(fmt::format("SqliteStore: {} is a SQLite database of another application", file_));
+        }
+        exec(create_schema_sql, "create tables");
+        exec(fmt::format("PRAGMA application_id={}", application_id).c_str(), "set application id");
+        exec(fmt::format("PRAGMA user_version={}", schema_version).c_str(), "set schema version");
+    } else if (app_id != application_id) {
+        throw StoreError(fmt::format("SqliteStore: {} is a SQLite database of another application", file_));
+    } else if (version != schema_version) {
+        throw StoreError(fmt::format("SqliteStore: {} has schema version {}, this build reads version {}", file_,
+                                     version, schema_version));
+    }
+    transaction.commit("open");
+}
+
+void SqliteStore::Impl::fail(std::string_view operation) const {
+    throw StoreError(fmt::format("SqliteStore: {} failed on {}: {}", operation, file_, sqlite3_errmsg(db_.get())));
+}
+
+void SqliteStore::Impl::exec(const char* sql, std::string_view operation) {
+    check(sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr), operation);
+}
+
+Statement SqliteStore::Impl::prepare(const char* sql, std::string_view operation) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
+    Statement statement(raw);
+    check(rc, operation);
+    return statement;
+}
+
+bool SqliteStore::Impl::step(sqlite3_stmt* statement, std::string_view operation) {
+    const int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(operation);
+}
+
+void SqliteStore::Impl::bind_text(sqlite3_stmt* statement, int index, std::string_view text,
+                                  std::string_view operation) {
+    // A null pointer would bind SQL NULL, not an empty string.
+    const char* data = text.data() != nullptr ? text.data() : "";
+    check(sqlite3_bind_text64(statement, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), operation);
+}
+
+void SqliteStore::Impl::bind_int64(sqlite3_stmt* statement, int index, std::int64_t value, std::string_view operation) {
+    check(sqlite3_bind_int64(statement, index, value), operation);
+}
+
+std::int64_t SqliteStore::Impl::query_int(const char* sql, std::string_view operation) {
+    const Statement statement = prepare(sql, operation);
+    const StatementUse use(statement);
+    if (!step(use.get(), operation)) {
+        throw StoreError(fmt::format("SqliteStore: {} failed on {}: no row", operation, file_));
+    }
+    return sqlite3_column_int64(use.get(), 0);
+}
+
+bool SqliteStore::Impl::job_exists(std::string_view job_id, std::string_view operation) {
+    const StatementUse use(job_exists_);
+    bind_text(use.get(), 1, job_id, operation);
+    return step(use.get(), operation);
+}
+
+std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
+    const std::string spec_text = encode(spec, file_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });
+    const std::lock_guard lock(mutex_);
+    Transaction transaction(*this, "BEGIN IMMEDIATE", "create job");
+    // Random rather than sequential, so that ids stay unique across files and never hint at a
+    // count; 48 bits make a collision rare, and the write lock makes the check-then-insert safe.
+    std::string id;
+    for (int attempt = 0; id.empty(); ++attempt) {
+        if (attempt == max_id_attempts) {
+            throw StoreError(fmt::format("SqliteStore: create job failed on {}: no free job id", file_));
+        }
+        std::string candidate = random_job_id();
+        if (!job_exists(candidate, "create job")) id = std::move(candidate);
+    }
+    {
+        const StatementUse use(insert_job_);
+        bind_text(use.get(), 1, id, "create job");
+        bind_text(use.get(), 2, spec.name, "create job");
+        bind_text(use.get(), 3, spec_text, "create job");
+        bind_text(use.get(), 4, format_timestamp(now_utc()), "create job");
+        step(use.get(), "create job");
+    }
+    transaction.commit("create job");
+    return id;
+}
+
+void SqliteStore::Impl::save_tasks(std::string_view job_id,
+                                   const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) {
+    // Encode before taking the lock: JSON work need not hold up other writers.
+    struct Row {
+        std::int64_t position;
+        const TaskRecord* record;
+        std::string text;
+    };
+    std::vector<Row> rows;
+    rows.reserve(tasks.size());
+    for (const auto& [position, record] : tasks) {
+        if (record == nullptr) throw std::invalid_argument("SqliteStore::save_tasks: null task record");
+        if (position > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+            throw std::invalid_argument(fmt::format("SqliteStore::save_tasks: position {} is too large", position));
+        }
+        const TaskRecord& task = *record;
+        auto text = encode(task, file_, [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); });
+        rows.push_back(Row{static_cast<std::int64_t>(position), record, std::move(text)});
+    }
+
+    const std::lock_guard lock(mutex_);
+    Transaction transaction(*this, "BEGIN IMMEDIATE", "save tasks");
+    if (!job_exists(job_id, "save tasks")) {
+        throw StoreError(fmt::format("SqliteStore: save tasks failed on {}: unknown job \"{}\"", file_, job_id));
+    }
+    for (const auto& row : rows) {
+        const StatementUse use(upsert_task_);
+        bind_text(use.get(), 1, job_id, "save tasks");
+        bind_int64(use.get(), 2, row.position, "save tasks");
+        bind_text(use.get(), 3, row.record->id, "save tasks");
+        bind_text(use.get(), 4, to_string(row.record->status), "save tasks");
+        bind_text(use.get(), 5, row.text, "save tasks");
+        step(use.get(), "save tasks");
+    }
+    transaction.commit("save tasks");
+}
+
+void SqliteStore::Impl::set_result(std::string_view job_id, const std::optional<JobResult>& result,
+                                   const char* operation) {
+    const std::string text =
+        result ? encode(*result, file_, [&] { return fmt::format("the result of job \"{}\"", job_id); })
+               : std::string{};
+    const std::lock_guard lock(mutex_);
+    Transaction transaction(*this, "BEGIN IMMEDIATE", operation);
+    {
+        const StatementUse use(update_result_);
+        bind_text(use.get(), 1, job_id, operation);
+        if (result) bind_text(use.get(), 2, text, operation);  // left unbound, ?2 is NULL
+        step(use.get(), operation);
+    }
+    if (sqlite3_changes(db_.get()) == 0) {
+        throw StoreError(fmt::format("SqliteStore: {} failed on {}: unknown job \"{}\"", operation, file_, job_id));
+    }
+    transaction.commit(operation);
+}
+
+void SqliteStore::Impl::save_result(std::string_view job_id, const JobResult& result) {
+    set_result(job_id, result, "save result");
+}
+
+void SqliteStore::Impl::clear_result(std::string_view job_id) {
+    set_result(job_id, std::nullopt, "clear result");
+}
+
+std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
+    StoredJob job;
+    job.id = std::string(job_id);
+    std::string spec_text;
+    std::optional<std::string> result_text;
+    std::vector<std::string> task_texts;
+    {
+        const std::lock_guard lock(mutex_);
+        // One read transaction, so the job and its tasks come from the same commit.
+        Transaction transaction(*this, "BEGIN", "load job");
+        {
+            const StatementUse use(select_job_);
+            bind_text(use.get(), 1, job_id, "load job");
+            if (!step(use.get(), "load job")) return std::nullopt;
+            spec_text = column_text(use.get(), 0);
+            if (sqlite3_column_type(use.get(), 1) != SQLITE_NULL) result_text = column_text(use.get(), 1);
+        }
+        {
+            const StatementUse use(select_tasks_);
+            bind_text(use.get(), 1, job_id, "load job");
+            while (step(use.get(), "load job")) task_texts.push_back(column_text(use.get(), 0));
+        }
+        transaction.commit("load job");
+    }
+
+    // Decoding happens outside the lock; a record that does not decode means a damaged store.
+    std::string_view part = "spec";
+    try {
+        job.spec = json::parse(spec_text).get<JobSpec>();
+        part = "task record";
+        job.tasks.reserve(task_texts.size());
+        for (const auto& text : task_texts) job.tasks.push_back(json::parse(text).get<TaskRecord>());
+        part = "result";
+        if (result_text) job.result = json::parse(*result_text).get<JobResult>();
+    } catch (const std::exception& e) {
+        throw StoreError(
+            fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, part, e.what()));
+    }
+    return job;
+}
+
+std::vector<std::string> SqliteStore::Impl::job_ids() {
+    const std::lock_guard lock(mutex_);
+    std::vector<std::string> ids;
+    const StatementUse use(select_ids_);
+    while (step(use.get(), "list jobs")) ids.push_back(column_text(use.get(), 0));
+    return ids;
+}
+
+SqliteStore::SqliteStore(const std::filesystem::path& file) : impl_(std::make_unique<Impl>(file)) {}
+SqliteStore::~SqliteStore() = default;
+
+std::string SqliteStore::create_job(const JobSpec& spec) {
+    return impl_->create_job(spec);
+}
+
+void SqliteStore::save_tasks(std::string_view job_id,
+                             const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) {
+    impl_->save_tasks(job_id, tasks);
+}
+
+void SqliteStore::save_result(std::string_view job_id, const JobResult& result) {
+    impl_->save_result(job_id, result);
+}
+
+void SqliteStore::clear_result(std::string_view job_id) {
+    impl_->clear_result(job_id);
+}
+
+std::optional<StoredJob> SqliteStore::load(std::string_view job_id) const {
+    return impl_->load(job_id);
+}
+
+std::vector<std::string> SqliteStore::job_ids() const {
+    return impl_->job_ids();
+}
+
+}  // namespace jobgraph

@@ -1,0 +1,374 @@
+// Section 10: the SQLite job store keeps specs, task records and results, across store objects
+// and across a crash.
+#include "helpers.hpp"
+
+#include <array>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace jobgraph;
+using namespace jobgraph::testing;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A database path under the temp directory, removed with its -wal and -shm at the end.
+class TempDb {
+public:
+    TempDb() {
+        std::random_device device;
+        const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
+        path_ = fs::temp_directory_path() / ("jobgraph-store-test-" + std::to_string(bits) + ".db");
+    }
+    ~TempDb() {
+        for (const auto& file : {path_, sidecar("-wal"), sidecar("-shm")}) {
+            std::error_code ignored;
+            fs::remove(file, ignored);
+        }
+    }
+    TempDb(const TempDb&) = delete;
+    TempDb& operator=(const TempDb&) = delete;
+
+    const fs::path& path() const noexcept { return path_; }
+    fs::path sidecar(const std::string& suffix) const { return fs::path(path_.string() + suffix); }
+
+private:
+    fs::path path_;
+};
+
+Timestamp at_us(std::int64_t offset) {
+    return Timestamp{std::chrono::microseconds{1'790'000'000'000'000 + offset}};
+}
+
+JobSpec photo_spec() {
+    JobSpec spec = job({task("fs", "scan", {{"dir", "/photos/2026"}}, {}, "scan"),
+                        task("img", "thumbnail", {{"size", 256}, {"format", "webp"}}, {"scan"})},
+                       "photo-import");
+    spec.mode = Mode::sequential;
+    spec.limits = JobLimits{50, 3, std::chrono::milliseconds(30'000)};
+    spec.abort_on_failure = false;
+    spec.require_approval = true;
+    return spec;
+}
+
+TaskRecord record(std::string id, TaskStatus status, json output = nullptr) {
+    TaskRecord r;
+    r.id = std::move(id);
+    r.parent_id = r.id == "0" ? std::nullopt : std::optional<std::string>("0");
+    r.depth = r.id == "0" ? 0 : 1;
+    r.service = "fs";
+    r.command = "stat";
+    r.input = {{"path", "/photos/2026/" + r.id + ".jpg"}};
+    r.output = std::move(output);
+    r.status = status;
+    r.history.push_back({TaskStatus::pending, at_us(0), ""});
+    if (status != TaskStatus::pending) {
+        r.attempts = 1;
+        r.started_at = at_us(10);
+        r.history.push_back({TaskStatus::started, at_us(10), ""});
+    }
+    if (is_final(status)) {
+        r.completed_at = at_us(250);
+        r.history.push_back({status, at_us(250), status == TaskStatus::failed ? "disk full" : ""});
+    }
+    return r;
+}
+
+JobResult finished_result(const std::vector<TaskRecord>& tasks) {
+    JobResult result;
+    result.name = "photo-import";
+    result.status = JobStatus::failed;
+    result.error_message = "1 task failed";
+    result.started_at = at_us(0);
+    result.completed_at = at_us(300);
+    result.stats = count_statuses(tasks);
+    result.stats.wall_ms = 0.3;
+    result.tasks = tasks;
+    result.history = {{JobStatus::running, at_us(0), ""}, {JobStatus::failed, at_us(300), "task 1 failed"}};
+    return result;
+}
+
+using Batch = std::vector<std::pair<std::size_t, const TaskRecord*>>;
+
+}  // namespace
+
+TEST_CASE("SqliteStore round-trips a job's spec", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto spec = photo_spec();
+    const auto id = store.create_job(spec);
+
+    CHECK(std::regex_match(id, std::regex("job-[0-9a-f]{12}")));
+    const auto loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->id == id);
+    CHECK(loaded->spec == spec);
+    CHECK(loaded->tasks.empty());
+    CHECK_FALSE(loaded->result.has_value());
+    // Written in WAL mode: committed transactions live in the -wal file until a checkpoint.
+    CHECK(fs::exists(db.sidecar("-wal")));
+}
+
+TEST_CASE("SqliteStore save_tasks upserts records by position", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+
+    const auto root_started = record("0", TaskStatus::started);
+    const auto third = record("0-1", TaskStatus::pending);
+    store.save_tasks(id, Batch{{2, &third}, {0, &root_started}});
+
+    auto loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->tasks == std::vector<TaskRecord>{root_started, third});
+
+    // The root finishes and its first child is recorded: position 0 is replaced, not duplicated.
+    const auto root_done = record("0", TaskStatus::succeeded, {{"files", 2}});
+    const auto second = record("0-0", TaskStatus::failed, {{"error", "disk full"}});
+    store.save_tasks(id, Batch{{0, &root_done}, {1, &second}});
+
+    loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    REQUIRE(loaded->tasks.size() == 3);
+    CHECK(loaded->tasks == std::vector<TaskRecord>{root_done, second, third});
+    CHECK(loaded->tasks[0].history.size() == 3);
+    CHECK(loaded->tasks[1].history.back().reason == "disk full");
+
+    // An empty batch of a known job is a no-op.
+    store.save_tasks(id, Batch{});
+    CHECK(store.load(id)->tasks == std::vector<TaskRecord>{root_done, second, third});
+}
+
+TEST_CASE("SqliteStore saves and clears a job's result", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    const auto root = record("0", TaskStatus::succeeded, {{"files", 1}});
+    const auto child = record("0-0", TaskStatus::failed);
+    store.save_tasks(id, Batch{{0, &root}, {1, &child}});
+
+    const auto result = finished_result({root, child});
+    store.save_result(id, result);
+    auto loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    REQUIRE(loaded->result.has_value());
+    CHECK(*loaded->result == result);
+    CHECK(loaded->result->stats.failed == 1);
+    CHECK(loaded->tasks == std::vector<TaskRecord>{root, child});
+
+    store.clear_result(id);
+    loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    CHECK_FALSE(loaded->result.has_value());
+    CHECK(loaded->tasks == std::vector<TaskRecord>{root, child});
+    CHECK(loaded->spec == photo_spec());
+
+    // Clearing twice is fine; saving again sets it again.
+    store.clear_result(id);
+    store.save_result(id, result);
+    CHECK(store.load(id)->result == result);
+}
+
+TEST_CASE("SqliteStore reports unknown jobs", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto known = store.create_job(photo_spec());
+    const auto root = record("0", TaskStatus::succeeded);
+
+    CHECK_FALSE(store.load("job-000000000000").has_value());
+    CHECK_FALSE(store.load("").has_value());
+    CHECK_THROWS_AS(store.save_tasks("job-missing", Batch{{0, &root}}), StoreError);
+    CHECK_THROWS_WITH(store.save_tasks("job-missing", Batch{{0, &root}}), Catch::Contains("\"job-missing\""));
+    CHECK_THROWS_WITH(store.save_tasks("job-missing", Batch{}), Catch::Contains("\"job-missing\""));
+    CHECK_THROWS_AS(store.save_result("job-missing", finished_result({root})), StoreError);
+    CHECK_THROWS_WITH(store.save_result("job-missing", finished_result({root})), Catch::Contains("\"job-missing\""));
+    CHECK_THROWS_AS(store.clear_result("job-missing"), StoreError);
+    CHECK_THROWS_WITH(store.clear_result("job-missing"), Catch::Contains("\"job-missing\""));
+
+    // The failed writes left nothing behind.
+    CHECK(store.job_ids() == std::vector<std::string>{known});
+    CHECK(store.load(known)->tasks.empty());
+}
+
+TEST_CASE("SqliteStore lists job ids oldest first", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    std::vector<std::string> created;
+    for (int i = 0; i < 20; ++i) {
+        auto spec = photo_spec();
+        spec.name = "import-" + std::to_string(i);
+        created.push_back(store.create_job(spec));
+    }
+    CHECK(store.job_ids() == created);
+    CHECK(std::set<std::string>(created.begin(), created.end()).size() == created.size());
+    CHECK(store.load(created[7])->spec.name == "import-7");
+}
+
+TEST_CASE("Two SqliteStore objects on one file see each other's writes", "[store]") {
+    const TempDb db;
+    SqliteStore first(db.path());
+    SqliteStore second(db.path());
+
+    const auto a = first.create_job(photo_spec());
+    REQUIRE(second.load(a).has_value());
+    CHECK(second.load(a)->spec == photo_spec());
+
+    const auto root = record("0", TaskStatus::succeeded, {{"files", 3}});
+    second.save_tasks(a, Batch{{0, &root}});
+    CHECK(first.load(a)->tasks == std::vector<TaskRecord>{root});
+
+    const auto b = second.create_job(photo_spec());
+    CHECK(first.job_ids() == std::vector<std::string>{a, b});
+    CHECK(second.job_ids() == std::vector<std::string>{a, b});
+
+    const auto result = finished_result({root});
+    first.save_result(b, result);
+    CHECK(second.load(b)->result == result);
+    second.clear_result(b);
+    CHECK_FALSE(first.load(b)->result.has_value());
+}
+
+TEST_CASE("SqliteStore keeps everything across a restart and a crash", "[store]") {
+    const TempDb db;
+    const auto spec = photo_spec();
+    const auto root = record("0", TaskStatus::succeeded, {{"files", 2}});
+    const auto child = record("0-0", TaskStatus::started);
+    const auto result = finished_result({root, child});
+    std::string running;
+    std::string finished;
+
+    SECTION("the store is destroyed and reopened") {
+        {
+            SqliteStore store(db.path());
+            running = store.create_job(spec);
+            store.save_tasks(running, Batch{{0, &root}, {1, &child}});
+            finished = store.create_job(spec);
+            store.save_result(finished, result);
+        }
+        SqliteStore reopened(db.path());
+        CHECK(reopened.job_ids() == std::vector<std::string>{running, finished});
+        const auto loaded = reopened.load(running);
+        REQUIRE(loaded.has_value());
+        CHECK(loaded->spec == spec);
+        CHECK(loaded->tasks == std::vector<TaskRecord>{root, child});
+        CHECK_FALSE(loaded->result.has_value());
+        CHECK(reopened.load(finished)->result == result);
+    }
+
+    SECTION("the files are taken as a crashed process leaves them") {
+        // Copying the database and its WAL while the writer is still open gives the files a
+        // process crash would leave: commits in the WAL, nothing checkpointed, no clean close.
+        const TempDb crashed;
+        {
+            SqliteStore store(db.path());
+            running = store.create_job(spec);
+            store.save_tasks(running, Batch{{0, &root}, {1, &child}});
+            finished = store.create_job(spec);
+            store.save_result(finished, result);
+            REQUIRE(fs::exists(db.sidecar("-wal")));
+            fs::copy_file(db.path(), crashed.path());
+            fs::copy_file(db.sidecar("-wal"), crashed.sidecar("-wal"));
+        }
+        SqliteStore recovered(crashed.path());
+        CHECK(recovered.job_ids() == std::vector<std::string>{running, finished});
+        const auto loaded = recovered.load(running);
+        REQUIRE(loaded.has_value());
+        CHECK(loaded->spec == spec);
+        CHECK(loaded->tasks == std::vector<TaskRecord>{root, child});
+        CHECK(recovered.load(finished)->result == result);
+    }
+}
+
+TEST_CASE("SqliteStore takes save_tasks from several threads", "[store]") {
+    constexpr std::size_t threads = 4;
+    constexpr std::size_t per_thread = 200;
+    const TempDb db;
+    SqliteStore store(db.path());
+    SqliteStore other(db.path());
+    const auto id = store.create_job(photo_spec());
+
+    // One store shared by every thread, or two (as two processes would), two threads each.
+    const bool two_stores = GENERATE(false, true);
+    std::array<std::exception_ptr, threads> errors{};
+    std::vector<std::thread> writers;
+    for (std::size_t t = 0; t < threads; ++t) {
+        JobStore* target = two_stores && t % 2 == 1 ? static_cast<JobStore*>(&other) : &store;
+        writers.emplace_back([target, &errors, &id, t] {
+            try {
+                for (std::size_t i = 0; i < per_thread; ++i) {
+                    const std::size_t position = t * per_thread + i;
+                    const auto r = record(std::to_string(position), TaskStatus::succeeded, {{"n", position}});
+                    target->save_tasks(id, Batch{{position, &r}});
+                }
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    }
+    for (auto& writer : writers) writer.join();
+    for (const auto& error : errors) {
+        if (error) std::rethrow_exception(error);
+    }
+
+    const auto loaded = store.load(id);
+    REQUIRE(loaded.has_value());
+    REQUIRE(loaded->tasks.size() == threads * per_thread);
+    for (std::size_t position = 0; position < threads * per_thread; ++position) {
+        CHECK(loaded->tasks[position] == record(std::to_string(position), TaskStatus::succeeded, {{"n", position}}));
+    }
+}
+
+TEST_CASE("SqliteStore refuses files it cannot use", "[store]") {
+    const TempDb db;
+
+    SECTION("a file that is not a SQLite database") {
+        {
+            std::ofstream out(db.path(), std::ios::binary);
+            for (int i = 0; i < 200; ++i) out << "photo,size,taken\nIMG_0001.jpg,2048,2026-01-01\n";
+        }
+        CHECK_THROWS_AS(SqliteStore(db.path()), StoreError);
+        CHECK_THROWS_WITH(SqliteStore(db.path()),
+                          Catch::Contains(db.path().string()) && Catch::Contains("file is not a database"));
+    }
+
+    SECTION("a path in a directory that does not exist") {
+        const auto path = db.path() / "missing" / "jobs.db";
+        CHECK_THROWS_AS(SqliteStore(path), StoreError);
+        CHECK_THROWS_WITH(SqliteStore(path), Catch::Contains(path.string()));
+    }
+
+    SECTION("a store written by a newer schema version") {
+        { SqliteStore(db.path()).create_job(photo_spec()); }
+        REQUIRE_FALSE(fs::exists(db.sidecar("-wal")));  // checkpointed on close
+        {
+            // user_version is the big-endian 32-bit integer at offset 60 of the header.
+            std::fstream file(db.path(), std::ios::binary | std::ios::in | std::ios::out);
+            file.seekp(60);
+            const char version[4] = {0, 0, 0, 99};
+            file.write(version, 4);
+        }
+        CHECK_THROWS_WITH(SqliteStore(db.path()), Catch::Contains("schema version 99"));
+    }
+
+    SECTION("a SQLite database of another application") {
+        { SqliteStore(db.path()).create_job(photo_spec()); }
+        REQUIRE_FALSE(fs::exists(db.sidecar("-wal")));
+        {
+            // application_id is the big-endian 32-bit integer at offset 68 of the header.
+            std::fstream file(db.path(), std::ios::binary | std::ios::in | std::ios::out);
+            file.seekp(68);
+            const char app[4] = {'G', 'P', 'K', 'G'};
+            file.write(app, 4);
+        }
+        CHECK_THROWS_WITH(SqliteStore(db.path()), Catch::Contains("another application"));
+    }
+}
