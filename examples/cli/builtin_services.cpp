@@ -49,16 +49,6 @@ std::optional<std::string> check_spawn_input(const json& input) {
     return std::nullopt;
 }
 
-std::optional<std::string> check_gather_input(const json& input) {
-    const auto from = input.find("from");
-    if (from == input.end()) return std::nullopt;
-    if (!from->is_array()) return "\"from\" must be an array of task ids";
-    for (const auto& id : *from) {
-        if (!id.is_string()) return fmt::format("\"from\" entries must be task ids, got {}", id.dump());
-    }
-    return std::nullopt;
-}
-
 std::optional<std::string> check_shell_input(const json& input) {
     const auto argv = input.find("argv");
     if (argv == input.end() || !argv->is_array() || argv->empty()) {
@@ -104,15 +94,13 @@ json fail_on_purpose(TaskContext& ctx) {
 }
 
 json spawn_children(TaskContext& ctx) {
-    json children = ctx.input().value("children", json::array());
-    for (auto& child : children) add_gather_sources(child);
-    return json{{"childTasks", std::move(children)}, {"output", ctx.input().value("output", json::object())}};
+    return json{{"childTasks", ctx.input().value("children", json::array())},
+                {"output", ctx.input().value("output", json::object())}};
 }
 
 json gather_outputs(TaskContext& ctx) {
     json gathered = json::object();
-    for (const auto& id : ctx.input().value("from", json::array())) {
-        const auto& task_id = id.get_ref<const std::string&>();
+    for (const auto& task_id : ctx.depends_on()) {
         // A met dependency has succeeded, so its output is there; anything else is a mistake.
         auto output = ctx.output_of(task_id);
         if (!output) throw std::runtime_error(fmt::format("core/gather: task {} has no output (not succeeded)", task_id));
@@ -150,26 +138,6 @@ json run_shell_command(TaskContext& ctx) {
 
 }  // namespace
 
-void add_gather_sources(json& task_spec) {
-    if (!task_spec.is_object() || task_spec.value("service", json()) != "core" ||
-        task_spec.value("command", json()) != "gather") {
-        return;
-    }
-    const auto depends_on = task_spec.find("dependsOn");
-    if (depends_on != task_spec.end() && !depends_on->is_array()) return;
-    auto input = task_spec.find("input");
-    if (input == task_spec.end()) input = task_spec.emplace("input", json::object()).first;
-    if (!input->is_object() || input->contains("from")) return;
-    (*input)["from"] = depends_on != task_spec.end() ? *depends_on : json::array();
-}
-
-void add_gather_sources_to_job(json& job) {
-    if (!job.is_object()) return;
-    const auto tasks = job.find("tasks");
-    if (tasks == job.end() || !tasks->is_array()) return;
-    for (auto& task : *tasks) add_gather_sources(task);
-}
-
 void register_builtin_services(HandlerRegistry& registry) {
     registry.add("core", "echo", echo, {.side_effect_free = true, .input_check = {}, .description = "returns its input as its output"});
     registry.add("core", "sleep", sleep_for_a_while,
@@ -182,7 +150,8 @@ void register_builtin_services(HandlerRegistry& registry) {
                  {.side_effect_free = true, .input_check = check_spawn_input,
                   .description = "spawns {\"children\": [task specs]} (which may nest), outputs \"output\" or {}"});
     registry.add("core", "gather", gather_outputs,
-                 {.side_effect_free = true, .input_check = check_gather_input,
+                 {.side_effect_free = true,
+                  .input_check = {},
                   .description = "outputs {\"<dep id>\": <its output>} for every declared dependency"});
     registry.add("shell", "run", run_shell_command,
                  {.side_effect_free = false, .input_check = check_shell_input,

@@ -1,7 +1,5 @@
 #include "job_file.hpp"
 
-#include "builtin_services.hpp"
-
 #include <jobgraph/errors.hpp>
 #include <jobgraph/spec.hpp>
 
@@ -27,7 +25,6 @@ nlohmann::json load_job_file(const std::string& path, const Orchestrator& orches
         throw JobFileError(fmt::format("{}:{}:{}: {}", path, error.line(), error.column(), error.what()));
     }
 
-    add_gather_sources_to_job(job);
     const auto problems = orchestrator.validate(job);
     if (!problems.empty()) {
         std::string message = fmt::format("{}: invalid job ({} problem{}):", path, problems.size(),

@@ -1,115 +1,73 @@
 // jobgraph: runs a job written as JSON with the built-in services (see shared/spec/cli.md).
 //
 //   jobgraph run JOB.json [--workers N] [--json FILE|-] [--dot FILE] [--store DB] [--quiet]
+//   jobgraph resume DB JOB_ID [--workers N] [--json FILE|-] [--dot FILE] [--quiet]
+//   jobgraph approve DB JOB_ID [--workers N] [--json FILE|-] [--dot FILE] [--quiet]
 //   jobgraph validate JOB.json
 //   jobgraph services
+//
+// resume and approve are this runner's extension; cli.md does not cover them.
 
 #include "builtin_services.hpp"
 #include "job_file.hpp"
-#include "progress.hpp"
-#include "summary.hpp"
+#include "report.hpp"
+#include "stored_jobs.hpp"
 
 #include <jobgraph/jobgraph.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
-#include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <memory>
+#include <algorithm>
 #include <optional>
-
-#include <unistd.h>
+#include <string>
 
 namespace {
 
 using namespace jobgraph;
-
-// Exit statuses of cli.md.
-constexpr int exit_succeeded = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_awaiting_approval = 3;
+using namespace jobgraph::cli;
 
 struct RunOptions {
     std::string job_path;
-    std::size_t workers = 0;
-    std::optional<std::string> json_path;
-    std::optional<std::string> dot_path;
     std::optional<std::string> store_path;
-    bool quiet = false;
+    OutputOptions output;
 };
 
-void report_error(std::string_view message) { fmt::print(stderr, "jobgraph: {}\n", message); }
-
-int exit_status_of(JobStatus status) {
-    switch (status) {
-        case JobStatus::succeeded: return exit_succeeded;
-        case JobStatus::awaiting_approval: return exit_awaiting_approval;
-        case JobStatus::failed:
-        case JobStatus::running: break;
-    }
-    return exit_failed;
-}
-
-bool write_text_file(const std::string& path, const std::string& text, std::string_view what) {
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << text;
-    file.close();
-    if (!file) {
-        report_error(fmt::format("{}: cannot write the {}", path, what));
-        return false;
-    }
-    return true;
-}
+struct StoredJobOptions {
+    std::string db;
+    std::string job_id;
+    OutputOptions output;
+};
 
 int run_job(const RunOptions& options, const HandlerRegistry& registry) {
-    if (options.store_path) {
-        // The library has no store yet (behaviour.md section 10 is a separate issue).
-        report_error("--store: persistence is not available in this build");
-        return exit_usage;
-    }
-    const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.workers});
+    const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.output.workers});
     nlohmann::json job;
     try {
-        job = cli::load_job_file(options.job_path, orchestrator);
-    } catch (const cli::JobFileError& error) {
+        job = load_job_file(options.job_path, orchestrator);
+    } catch (const JobFileError& error) {
         report_error(error.what());
         return exit_usage;
     }
+    if (options.store_path) return run_stored_job(job, *options.store_path, orchestrator, options.output);
 
-    // With --json -, stdout carries the result alone; everything else goes to stderr.
-    const bool json_on_stdout = options.json_path == "-";
-    std::FILE* report_stream = json_on_stdout ? stderr : stdout;
-    std::unique_ptr<cli::ProgressLine> progress;
-    if (!options.quiet && ::isatty(STDERR_FILENO)) progress = std::make_unique<cli::ProgressLine>(stderr);
-
+    const auto progress = make_progress(options.output);
     const JobResult result = orchestrator.run(job, progress.get());
-    progress.reset();
+    return report_result(result, options.output);
+}
 
-    if (!options.quiet) fmt::print(report_stream, "{}", cli::format_summary(result));
-    int status = exit_status_of(result.status);
-    if (options.json_path) {
-        const std::string text = nlohmann::json(result).dump(2) + "\n";
-        if (json_on_stdout) {
-            std::cout << text << std::flush;
-        } else if (!write_text_file(*options.json_path, text, "result JSON")) {
-            status = exit_usage;
-        }
-    }
-    if (options.dot_path && !write_text_file(*options.dot_path, to_dot(result), "DOT graph")) status = exit_usage;
-    return status;
+int resume_job(const StoredJobOptions& options, bool approve_first, const HandlerRegistry& registry) {
+    const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.output.workers});
+    return resume_stored_job(options.db, options.job_id, approve_first, orchestrator, options.output);
 }
 
 int validate_job(const std::string& path, const HandlerRegistry& registry) {
     const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = 1});
     try {
-        const auto job = cli::load_job_file(path, orchestrator);
+        const auto job = load_job_file(path, orchestrator);
         fmt::print("{}: valid job \"{}\" with {} initial task{}\n", path, job.at("name").get<std::string>(),
                    job.at("tasks").size(), job.at("tasks").size() == 1 ? "" : "s");
         return exit_succeeded;
-    } catch (const cli::JobFileError& error) {
+    } catch (const JobFileError& error) {
         report_error(error.what());
         return exit_usage;
     }
@@ -127,11 +85,29 @@ int list_services(const HandlerRegistry& registry) {
     return exit_succeeded;
 }
 
+// --workers, --json, --dot and --quiet, shared by run, resume and approve.
+void add_output_flags(CLI::App* command, OutputOptions& options) {
+    command->add_option("--workers", options.workers, "Worker threads (default: hardware concurrency)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
+    command->add_option("--json", options.json_path, "Write the job result as JSON to FILE, or to stdout with -");
+    command->add_option("--dot", options.dot_path, "Write the final task graph as Graphviz DOT to FILE");
+    command->add_flag("--quiet,-q", options.quiet, "No progress line, no summary");
+}
+
+CLI::App* add_stored_job_command(CLI::App& app, const std::string& name, const std::string& description,
+                                 StoredJobOptions& options) {
+    auto* command = app.add_subcommand(name, description);
+    command->add_option("db", options.db, "The SQLite file the job is kept in")->required();
+    command->add_option("job_id", options.job_id, "The job id printed by run --store")->required();
+    add_output_flags(command, options.output);
+    return command;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     HandlerRegistry registry;
-    cli::register_builtin_services(registry);
+    register_builtin_services(registry);
 
     CLI::App app{"jobgraph: run a job of tasks written as JSON, with the built-in services", "jobgraph"};
     app.require_subcommand(1);
@@ -139,12 +115,17 @@ int main(int argc, char** argv) {
     RunOptions run_options;
     auto* run = app.add_subcommand("run", "Run a job file and print a summary");
     run->add_option("job", run_options.job_path, "The job file (JSON)")->required();
-    run->add_option("--workers", run_options.workers, "Worker threads (default: hardware concurrency)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
-    run->add_option("--json", run_options.json_path, "Write the job result as JSON to FILE, or to stdout with -");
-    run->add_option("--dot", run_options.dot_path, "Write the final task graph as Graphviz DOT to FILE");
-    run->add_option("--store", run_options.store_path, "Keep the job in a SQLite file (not available in this build)");
-    run->add_flag("--quiet,-q", run_options.quiet, "No progress line, no summary");
+    add_output_flags(run, run_options.output);
+    run->add_option("--store", run_options.store_path,
+                    "Keep the job in a SQLite file; its job id is printed on stderr for resume and approve");
+
+    StoredJobOptions resume_options;
+    auto* resume = add_stored_job_command(
+        app, "resume", "Run a job kept in a store from where it stopped (a finished job: its stored result)",
+        resume_options);
+    StoredJobOptions approve_options;
+    auto* approve =
+        add_stored_job_command(app, "approve", "Approve a stored job's planned tasks, then resume it", approve_options);
 
     std::string validate_path;
     auto* validate = app.add_subcommand("validate", "Check a job file as run would; runs nothing");
@@ -161,6 +142,8 @@ int main(int argc, char** argv) {
 
     try {
         if (*run) return run_job(run_options, registry);
+        if (*resume) return resume_job(resume_options, false, registry);
+        if (*approve) return resume_job(approve_options, true, registry);
         if (*validate) return validate_job(validate_path, registry);
         if (*services) return list_services(registry);
     } catch (const std::exception& error) {

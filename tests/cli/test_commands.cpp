@@ -59,12 +59,6 @@ TEST_CASE("exit status 2: bad usage", "[cli][exit]") {
         CHECK(run.exit_code == 2);
         CHECK(run.err == "jobgraph: /no/such/job.json: cannot read the job file: No such file or directory\n");
     }
-    SECTION("--store is not available yet") {
-        const auto run = run_cli({"run", example_job("data-processing.json"), "--store", scratch_path("jobs.db").string()});
-        CHECK(run.exit_code == 2);
-        CHECK(run.err == "jobgraph: --store: persistence is not available in this build\n");
-        CHECK(run.out.empty());
-    }
 }
 
 TEST_CASE("help exits 0 and lists the commands", "[cli][exit]") {
@@ -73,6 +67,8 @@ TEST_CASE("help exits 0 and lists the commands", "[cli][exit]") {
     CHECK(run.out.find("run") != std::string::npos);
     CHECK(run.out.find("validate") != std::string::npos);
     CHECK(run.out.find("services") != std::string::npos);
+    CHECK(run.out.find("resume") != std::string::npos);
+    CHECK(run.out.find("approve") != std::string::npos);
 }
 
 TEST_CASE("services lists every built-in with its plan-mode flag", "[cli][services]") {
