@@ -100,19 +100,35 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     }
 }
 
+void TaskGraph::reserve(std::size_t tasks) {
+    index_of_.reserve(tasks);
+}
+
+std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
+    // Insert first and undo on a repeat: one hash operation instead of a look-up and an insert.
+    ids_.push_back(id);
+    const auto index = static_cast<Index>(boost::num_vertices(*graph_));
+    if (!index_of_.emplace(ids_.back(), index).second) {
+        ids_.pop_back();
+        return std::nullopt;
+    }
+    boost::add_vertex(Node{}, *graph_);
+    ++unsettled_;
+    return index;
+}
+
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
+    reserve(size() + roots.size());
     std::vector<std::optional<Index>> added;
     added.reserve(roots.size());
-    for (const auto& root : roots) {
-        added.push_back(find(root.id) ? std::nullopt : std::optional<Index>(add_node(root.id, no_parent, 0)));
-    }
+    for (const auto& root : roots) added.push_back(add_root(root.id));
     std::optional<Index> previous;
     for (std::size_t i = 0; i < roots.size(); ++i) {
         if (!added[i]) continue;
         for (const auto& dep : roots[i].depends_on) {
-            if (const auto target = find(dep)) add_wait(*added[i], *target, Wait::join);
+            if (const auto target = find(dep)) add_dependency(*added[i], *target);
         }
-        if (sequential && previous) add_wait(*added[i], *previous, Wait::order);
+        if (sequential && previous) add_sequence(*added[i], *previous);
         previous = added[i];
     }
 }

@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <unordered_map>
-
 namespace jobgraph {
 
 std::string root_task_id(const TaskSpec& task, std::size_t position) {
@@ -46,27 +44,45 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
             fmt::format("Job has {} initial tasks, more than maxTasks ({})", spec.tasks.size(), limits.max_tasks));
     }
 
-    // Ids: explicit or positional; any repeat is a problem, whichever way it arose.
+    // Ids: explicit or positional; any repeat is a problem, whichever way it arose. The graph's
+    // own index finds repeats and dependencies: one hash insert and one look-up per dependency.
     const std::size_t count = spec.tasks.size();
     std::vector<std::string> ids(count);
-    std::unordered_map<std::string_view, std::size_t> first_position;
     for (std::size_t i = 0; i < count; ++i) {
         ids[i] = root_task_id(spec.tasks[i], i);
         if (ids[i].empty()) problems.push_back(fmt::format("tasks[{}]: id must not be empty", i));
     }
+    TaskGraph graph;
+    graph.reserve(count);
+    std::vector<std::optional<TaskGraph::Index>> node(count);
+    std::vector<std::size_t> position_of;  // graph index -> position in the spec
+    position_of.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
-        const auto [it, inserted] = first_position.emplace(ids[i], i);
-        if (!inserted) {
-            problems.push_back(fmt::format("Duplicate task id: {} (tasks[{}] and tasks[{}])", ids[i], it->second, i));
+        node[i] = graph.add_root(ids[i]);
+        if (node[i]) {
+            position_of.push_back(i);
+        } else {
+            problems.push_back(fmt::format("Duplicate task id: {} (tasks[{}] and tasks[{}])", ids[i],
+                                           position_of[*graph.find(ids[i])], i));
         }
     }
 
+    // Unknown dependencies and repeated ids are left out of the graph, so cycles among the rest
+    // still show.
+    const bool sequential = spec.mode == Mode::sequential;
+    std::optional<TaskGraph::Index> previous;
     for (std::size_t i = 0; i < count; ++i) {
         for (const auto& dep : spec.tasks[i].depends_on) {
-            if (!first_position.contains(dep)) {
+            const auto target = graph.find(dep);
+            if (!target) {
                 problems.push_back(fmt::format("Task {} depends on non-existent task {}", ids[i], dep));
+            } else if (node[i]) {
+                graph.add_dependency(*node[i], *target);
             }
         }
+        if (!node[i]) continue;
+        if (sequential && previous) graph.add_sequence(*node[i], *previous);
+        previous = node[i];
     }
 
     std::vector<const HandlerEntry*> handlers(count, nullptr);
@@ -87,14 +103,6 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         }
     }
 
-    // The graph skips repeated ids and unknown dependencies, so cycles among the rest still show.
-    std::vector<TaskGraph::NewTask> roots(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        roots[i].id = ids[i];
-        roots[i].depends_on = spec.tasks[i].depends_on;
-    }
-    TaskGraph graph;
-    graph.add_roots(roots, spec.mode == Mode::sequential);
     if (auto cycle = graph.find_any_cycle()) problems.push_back("Circular dependencies detected: " + *cycle);
 
     if (!problems.empty()) return Preparation{std::move(problems), std::nullopt};

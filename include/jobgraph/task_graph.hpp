@@ -75,8 +75,16 @@ public:
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
-    /// @brief Adds the initial tasks. Unknown dependencies and repeated ids are skipped (the
-    /// validator reports them); in sequential mode each root waits for the one before it.
+    /// @brief Makes room for @p tasks tasks without rehashing the id index.
+    void reserve(std::size_t tasks);
+    /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
+    std::optional<Index> add_root(const std::string& id);
+    /// @brief Initial task @p waiter depends on @p target (a join wait).
+    void add_dependency(Index waiter, Index target) { add_wait(waiter, target, Wait::join); }
+    /// @brief Sequential mode: root @p waiter waits for root @p previous to settle.
+    void add_sequence(Index waiter, Index previous) { add_wait(waiter, previous, Wait::order); }
+    /// @brief Adds the initial tasks with the three calls above. Unknown dependencies and
+    /// repeated ids are skipped; in sequential mode each root waits for the one before it.
     void add_roots(const std::vector<NewTask>& roots, bool sequential);
 
     /// @brief A cycle among all tasks as ids "a -> b -> a", or nullopt. O(V + E).
