@@ -85,8 +85,7 @@ TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int de
     node.parent = parent;
     node.depth = depth;
     const auto vertex = static_cast<Index>(boost::add_vertex(node, *graph_));
-    ids_.push_back(id);
-    index_of_.emplace(ids_.back(), vertex);
+    ids_.push_back(&index_of_.emplace(id, vertex).first->first);
     ++unsettled_;
     return vertex;
 }
@@ -105,13 +104,11 @@ void TaskGraph::reserve(std::size_t tasks) {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
-    // Insert first and undo on a repeat: one hash operation instead of a look-up and an insert.
-    ids_.push_back(id);
+    // One hash operation: the insert itself tells whether the id was taken.
     const auto index = static_cast<Index>(boost::num_vertices(*graph_));
-    if (!index_of_.emplace(ids_.back(), index).second) {
-        ids_.pop_back();
-        return std::nullopt;
-    }
+    const auto [entry, inserted] = index_of_.emplace(id, index);
+    if (!inserted) return std::nullopt;
+    ids_.push_back(&entry->first);
     boost::add_vertex(Node{}, *graph_);
     ++unsettled_;
     return index;
@@ -220,7 +217,7 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
             std::vector<std::string_view> names{child.id};
             std::vector<Index> walk{parent};
             while (walk.back() != target) walk.push_back(static_cast<Index>(tree_parent.at(walk.back())));
-            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(ids_[*it]);
+            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(*ids_[*it]);
             names.push_back(child.id);
             return fmt::format("{}", fmt::join(names, " -> "));
         }
@@ -276,7 +273,7 @@ std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> Tas
 std::string TaskGraph::format_path(const std::vector<Index>& path) const {
     std::vector<std::string_view> names;
     names.reserve(path.size());
-    for (const Index v : path) names.push_back(ids_[v]);
+    for (const Index v : path) names.push_back(*ids_[v]);
     return fmt::format("{}", fmt::join(names, " -> "));
 }
 

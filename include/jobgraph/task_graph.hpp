@@ -13,7 +13,6 @@
 #include <boost/graph/adjacency_list.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,7 +55,7 @@ public:
     };
 
     TaskGraph() = default;
-    // Ids are looked up through views into ids_: moving keeps them valid, copying would not.
+    // ids_ points at the keys of index_of_: moving keeps them valid, copying would not.
     TaskGraph(TaskGraph&&) = default;
     TaskGraph& operator=(TaskGraph&&) = default;
     TaskGraph(const TaskGraph&) = delete;
@@ -68,7 +67,7 @@ public:
     std::size_t size() const noexcept { return ids_.size(); }
     /// @brief The index of the task with this id.
     std::optional<Index> find(std::string_view id) const;
-    const std::string& id(Index task) const { return ids_[task]; }
+    const std::string& id(Index task) const { return *ids_[task]; }
     /// @brief The parent's index; nullopt for a root.
     std::optional<Index> parent(Index task) const;
     int depth(Index task) const { return (*graph_)[task].depth; }
@@ -154,8 +153,15 @@ private:
     // TaskGraph would otherwise copy every vertex and edge.
     std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
-    std::deque<std::string> ids_;   // deque: stable addresses for the string_view keys below
-    std::unordered_map<std::string_view, Index> index_of_;
+    // Lets index_of_ be searched with a string_view, without building a string.
+    struct IdHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+    };
+    // The id strings live in the map's nodes (one allocation, no extra hop on look-up); ids_
+    // finds them by index. Node addresses never change, so the pointers stay valid.
+    std::unordered_map<std::string, Index, IdHash, std::equal_to<>> index_of_;
+    std::vector<const std::string*> ids_;
     std::size_t unsettled_ = 0;
 };
 
