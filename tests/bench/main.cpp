@@ -224,28 +224,35 @@ private:
         rows_.push_back(std::move(row));
     }
 
-    void async_dag_workload() {
-        if (!wants("jobgraph")) return;
-        StaticGraph graph = random_dag(sizes_.async_dag_tasks, 4, sizes_.async_dag_window, 7);
-        add_sleeps(graph, sizes_.async_min_ms, sizes_.async_max_ms, 11);
-        const double critical = critical_path_ms(graph);
-        const double waves = wave_makespan_ms(graph);
+    // Runs an asynchronous workload on jobgraph repeat_ times: the makespans and whether every
+    // run computed the expected outputs.
+    Row measure_async(const char* workload, const StaticGraph& graph) {
         const Checksum expected = expected_checksum(graph.size);
         std::vector<double> makespans;
         bool ok = true;
         for (int rep = 0; rep < repeat_; ++rep) {
             const AsyncRun run = run_async_graph(graph, workers_);
             ok = ok && run.ok && run.checksum == expected;
-            if (!run.ok) fmt::print(stderr, "async-dag: {}\n", run.problem);
+            if (!run.ok) fmt::print(stderr, "{}: {}\n", workload, run.problem);
             makespans.push_back(run.makespan_ms);
         }
         Row row;
-        row.workload = "async-dag";
+        row.workload = workload;
         row.system = "jobgraph";
         row.tasks = graph.size;
         row.ms = summarize(makespans);
         row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
         row.result_ok = ok;
+        return row;
+    }
+
+    void async_dag_workload() {
+        if (!wants("jobgraph")) return;
+        StaticGraph graph = random_dag(sizes_.async_dag_tasks, 4, sizes_.async_dag_window, 7);
+        add_sleeps(graph, sizes_.async_min_ms, sizes_.async_max_ms, 11);
+        const double critical = critical_path_ms(graph);
+        const double waves = wave_makespan_ms(graph);
+        Row row = measure_async("async-dag", graph);
         const double limit = 1.05 * critical + 2.0;
         row.target = fmt::format("makespan <= {:.1f} ms", limit);
         row.target_met = row.ms.median <= limit;
@@ -265,22 +272,7 @@ private:
         graph.size = sizes_.async_wait_tasks;
         graph.offsets.assign(graph.size + 1, 0);
         graph.sleep_ms.assign(graph.size, sizes_.async_wait_ms);
-        const Checksum expected = expected_checksum(graph.size);
-        std::vector<double> makespans;
-        bool ok = true;
-        for (int rep = 0; rep < repeat_; ++rep) {
-            const AsyncRun run = run_async_graph(graph, workers_);
-            ok = ok && run.ok && run.checksum == expected;
-            if (!run.ok) fmt::print(stderr, "async-wait: {}\n", run.problem);
-            makespans.push_back(run.makespan_ms);
-        }
-        Row row;
-        row.workload = "async-wait";
-        row.system = "jobgraph";
-        row.tasks = graph.size;
-        row.ms = summarize(makespans);
-        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
-        row.result_ok = ok;
+        Row row = measure_async("async-wait", graph);
         const double limit = 3.0 * sizes_.async_wait_ms;
         row.target = fmt::format("all done <= {:.0f} ms", limit);
         row.target_met = row.ms.max <= limit;
