@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <utility>
 
 namespace bench {
 namespace {
@@ -55,7 +56,7 @@ public:
                     task.depends_on.push_back(std::to_string(*d));
                 }
             }
-            result = orchestrator_.run(job);
+            result = orchestrator_.run(std::move(job));  // as a user would: the spec is not needed again
         }
         return collect(result, graph.size);
     }
@@ -66,7 +67,7 @@ public:
         job.limits.max_tasks = static_cast<std::int64_t>(recursion_size(depth));
         job.limits.max_depth = depth;
         job.tasks.push_back(make_task("split", task_input(0)));
-        const jobgraph::JobResult result = orchestrator_.run(job);
+        const jobgraph::JobResult result = orchestrator_.run(std::move(job));
         return collect(result, recursion_size(depth));
     }
 
