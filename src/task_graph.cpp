@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
+#include <charconv>
 #include <unordered_set>
 
 namespace jobgraph {
@@ -53,6 +55,15 @@ std::optional<std::vector<typename boost::graph_traits<Graph>::vertex_descriptor
     return cycle_path(tree_parent, back->first, back->second);
 }
 
+// The number a decimal id spells: "0" and "17", but not "017", "+1", "1a" or beyond 32 bits.
+std::optional<TaskGraph::Index> decimal_value(std::string_view id) {
+    if (id.empty() || id.size() > 10 || (id.size() > 1 && id.front() == '0')) return std::nullopt;
+    TaskGraph::Index value = 0;
+    const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
+    if (error != std::errc{} || end != id.data() + id.size()) return std::nullopt;
+    return value;
+}
+
 bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
     return std::any_of(batch.begin(), batch.end(), [](const auto& task) { return !task.depends_on.empty(); });
 }
@@ -62,9 +73,37 @@ bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
 // --- structure ---------------------------------------------------------------------------
 
 std::optional<TaskGraph::Index> TaskGraph::find(std::string_view id) const {
+    if (const auto task = find_by_position(id)) return task;
+    if (index_of_.empty()) return std::nullopt;
     const auto it = index_of_.find(id);
     if (it == index_of_.end()) return std::nullopt;
     return it->second;
+}
+
+std::optional<TaskGraph::Index> TaskGraph::find_by_position(std::string_view id) const {
+    const auto number = decimal_value(id);
+    if (!number || *number >= ids_.size() || ids_[*number] != id) return std::nullopt;
+    return number;
+}
+
+bool TaskGraph::claim_id(const std::string& id) {
+    const auto index = static_cast<Index>(ids_.size());
+    const auto number = decimal_value(id);
+    if (number == index) {
+        // Its own index: no entry. Taken only if another task has it as an explicit id.
+        if (decimal_keys_ > 0 && index_of_.contains(id)) return false;
+        ids_.push_back(id);
+        return true;
+    }
+    if (number && find_by_position(id)) return false;
+    // One hash operation: the insert itself tells whether the id was taken.
+    const std::string& stored = ids_.emplace_back(id);
+    if (!index_of_.try_emplace(stored, index).second) {
+        ids_.pop_back();
+        return false;
+    }
+    if (number) ++decimal_keys_;
+    return true;
 }
 
 std::optional<TaskGraph::Index> TaskGraph::parent(Index task) const {
@@ -81,13 +120,15 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
 }
 
 TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int depth) {
+    const auto index = static_cast<Index>(size());
+    [[maybe_unused]] const bool claimed = claim_id(id);
+    assert(claimed && "batches are checked for taken ids before they are added");
     Node node;
     node.parent = parent;
     node.depth = depth;
-    const auto vertex = static_cast<Index>(boost::add_vertex(node, *graph_));
-    ids_.push_back(&index_of_.emplace(id, vertex).first->first);
+    boost::add_vertex(node, *graph_);
     ++unsettled_;
-    return vertex;
+    return index;
 }
 
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
@@ -99,23 +140,15 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     }
 }
 
-void TaskGraph::reserve(std::size_t tasks) {
-    index_of_.reserve(tasks);
-}
-
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
-    // One hash operation: the insert itself tells whether the id was taken.
-    const auto index = static_cast<Index>(boost::num_vertices(*graph_));
-    const auto [entry, inserted] = index_of_.emplace(id, index);
-    if (!inserted) return std::nullopt;
-    ids_.push_back(&entry->first);
+    const auto index = static_cast<Index>(size());
+    if (!claim_id(id)) return std::nullopt;
     boost::add_vertex(Node{}, *graph_);
     ++unsettled_;
     return index;
 }
 
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
-    reserve(size() + roots.size());
     std::vector<std::optional<Index>> added;
     added.reserve(roots.size());
     for (const auto& root : roots) added.push_back(add_root(root.id));
@@ -217,7 +250,7 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
             std::vector<std::string_view> names{child.id};
             std::vector<Index> walk{parent};
             while (walk.back() != target) walk.push_back(static_cast<Index>(tree_parent.at(walk.back())));
-            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(*ids_[*it]);
+            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(ids_[*it]);
             names.push_back(child.id);
             return fmt::format("{}", fmt::join(names, " -> "));
         }
@@ -273,7 +306,7 @@ std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> Tas
 std::string TaskGraph::format_path(const std::vector<Index>& path) const {
     std::vector<std::string_view> names;
     names.reserve(path.size());
-    for (const Index v : path) names.push_back(*ids_[v]);
+    for (const Index v : path) names.push_back(ids_[v]);
     return fmt::format("{}", fmt::join(names, " -> "));
 }
 

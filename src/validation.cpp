@@ -45,7 +45,7 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
     }
 
     // Ids: explicit or positional; any repeat is a problem, whichever way it arose. The graph's
-    // own index finds repeats and dependencies: one hash insert and one look-up per dependency.
+    // own index finds repeats and dependencies (positional ids without hashing at all).
     const std::size_t count = spec.tasks.size();
     std::vector<std::string> ids(count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -53,7 +53,6 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         if (ids[i].empty()) problems.push_back(fmt::format("tasks[{}]: id must not be empty", i));
     }
     TaskGraph graph;
-    graph.reserve(count);
     std::vector<std::optional<TaskGraph::Index>> node(count);
     std::vector<std::size_t> position_of;  // graph index -> position in the spec
     position_of.reserve(count);

@@ -174,3 +174,29 @@ TEST_CASE("Aborting what has not started settles the rest", "[graph]") {
     CHECK(run_task(graph, "a").empty());
     CHECK(graph.unsettled() == 0);
 }
+
+TEST_CASE("Ids that spell their own index and explicit ids share one namespace", "[graph]") {
+    TaskGraph graph;
+    CHECK(graph.add_root("0") == Index{0});  // positional
+    CHECK(graph.add_root("2") == Index{1});  // explicit, spells a later index
+    CHECK(graph.add_root("2") == std::nullopt);
+    CHECK(graph.add_root("0") == std::nullopt);  // taken by position
+    CHECK(graph.add_root("02") == Index{2});     // not a canonical number: an ordinary id
+    CHECK(graph.add_root("3") == Index{3});
+    CHECK(graph.add_root("x") == Index{4});
+    CHECK(graph.add_root("4294967296") == Index{5});  // beyond 32 bits: an ordinary id
+
+    CHECK(graph.find("0") == Index{0});
+    CHECK(graph.find("2") == Index{1});
+    CHECK(graph.find("02") == Index{2});
+    CHECK(graph.find("3") == Index{3});
+    CHECK(graph.find("x") == Index{4});
+    CHECK(graph.find("4294967296") == Index{5});
+    CHECK(graph.find("1") == std::nullopt);
+    CHECK(graph.find("5") == std::nullopt);
+    CHECK(graph.find("+3") == std::nullopt);
+    CHECK(graph.find("") == std::nullopt);
+    CHECK(graph.size() == 6);
+    CHECK(graph.id(1) == "2");
+    CHECK(graph.id(2) == "02");
+}

@@ -65,6 +65,8 @@ TEST_CASE("An explicit id equal to a positional one is a duplicate", "[validatio
     const auto registry = basic_registry();
     const auto problems = validate_job(job({named("1"), task("t", "echo")}), registry);
     CHECK(problems == std::vector<std::string>{"Duplicate task id: 1 (tasks[0] and tasks[1])"});
+    CHECK(validate_job(job({task("t", "echo"), named("0")}), registry) ==
+          std::vector<std::string>{"Duplicate task id: 0 (tasks[0] and tasks[1])"});
 }
 
 TEST_CASE("A dependency cycle is named by its path", "[validation]") {

@@ -13,6 +13,7 @@
 #include <boost/graph/adjacency_list.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,7 +56,7 @@ public:
     };
 
     TaskGraph() = default;
-    // ids_ points at the keys of index_of_: moving keeps them valid, copying would not.
+    // index_of_ views the strings in ids_: moving keeps them valid, copying would not.
     TaskGraph(TaskGraph&&) = default;
     TaskGraph& operator=(TaskGraph&&) = default;
     TaskGraph(const TaskGraph&) = delete;
@@ -67,15 +68,13 @@ public:
     std::size_t size() const noexcept { return ids_.size(); }
     /// @brief The index of the task with this id.
     std::optional<Index> find(std::string_view id) const;
-    const std::string& id(Index task) const { return *ids_[task]; }
+    const std::string& id(Index task) const { return ids_[task]; }
     /// @brief The parent's index; nullopt for a root.
     std::optional<Index> parent(Index task) const;
     int depth(Index task) const { return (*graph_)[task].depth; }
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
-    /// @brief Makes room for @p tasks tasks without rehashing the id index.
-    void reserve(std::size_t tasks);
     /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
     std::optional<Index> add_root(const std::string& id);
     /// @brief Initial task @p waiter depends on @p target (a join wait).
@@ -137,9 +136,14 @@ private:
         Health subtree = Health::ok;    // its own and its settled children's, worst first
     };
 
-    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait>;
+    // Edges are never removed, so the whole-graph edge list can be a vector (Boost's default, a
+    // list, costs one allocation per edge).
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait,
+                                        boost::no_property, boost::vecS>;
     using Vertex = Graph::vertex_descriptor;
 
+    bool claim_id(const std::string& id);
+    std::optional<Index> find_by_position(std::string_view id) const;
     Index add_node(const std::string& id, Index parent, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
     static Health health_of(Outcome outcome) noexcept;
@@ -153,15 +157,13 @@ private:
     // TaskGraph would otherwise copy every vertex and edge.
     std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
-    // Lets index_of_ be searched with a string_view, without building a string.
-    struct IdHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
-    };
-    // The id strings live in the map's nodes (one allocation, no extra hop on look-up); ids_
-    // finds them by index. Node addresses never change, so the pointers stay valid.
-    std::unordered_map<std::string, Index, IdHash, std::equal_to<>> index_of_;
-    std::vector<const std::string*> ids_;
+    // Every id, by index; a deque so that the strings never move and index_of_ can view them.
+    std::deque<std::string> ids_;
+    // The index of each task whose id is not its own index in decimal. Positional ids ("0",
+    // "1", ... for initial tasks without an explicit id) are found by parsing instead, which
+    // spares large positional jobs a hash insert per task and a hash look-up per dependency.
+    std::unordered_map<std::string_view, Index> index_of_;
+    std::size_t decimal_keys_ = 0;  // keys of index_of_ that are decimal numbers
     std::size_t unsettled_ = 0;
 };
 
