@@ -5,9 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <numeric>
 #include <thread>
-#include <tuple>
 #include <utility>
 
 namespace jobgraph::detail {
@@ -51,6 +49,7 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
         restore(std::move(restored), std::move(job.handlers));
         return;
     }
+    records_.reserve(job.spec.tasks.size());
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
         TaskRecord record;
@@ -65,6 +64,7 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
 
 void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {
     const std::size_t roots = graph_.size();
+    records_.reserve(restored.size());
     for (std::size_t i = 0; i < restored.size(); ++i) {
         if (i < roots && restored[i].id != graph_.id(static_cast<Index>(i))) {
             throw StoreError(fmt::format("Stored task {} does not match the job's task {}", restored[i].id,
@@ -200,8 +200,12 @@ void JobRun::worker_loop() {
         const Index task = ready_.front();
         ready_.pop_front();
         const bool durable = begin_task(task);
-        const TaskRecord& record = records_[task];
         const HandlerEntry& entry = *handlers_[task];
+        // Records move when spawned tasks are added, so the handler gets a record of its own. A
+        // synchronous one borrows its task's record until it returns: nothing else reads the
+        // record of a running task. An asynchronous one gets a copy: its completion may end the
+        // task, and write the record, before the call returns.
+        TaskRecord record = entry.is_async() ? records_[task] : std::move(records_[task]);
         // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
         if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
         if (!events_.empty()) {
@@ -216,6 +220,7 @@ void JobRun::worker_loop() {
             durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
+        if (!entry.is_async()) records_[task] = std::move(record);
         if (outcome) finish_task(task, std::move(*outcome));
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
@@ -289,14 +294,13 @@ std::optional<nlohmann::json> JobRun::output_of(std::string_view task_id) const 
 
 // --- under the lock ------------------------------------------------------------------------
 
-TaskRecord& JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
+void JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
     record.history.reserve(3);  // pending, started, and how it ended
     const auto task = static_cast<Index>(records_.size());
     records_.push_back(std::move(record));
     handlers_.push_back(handler);
     start_order_.push_back(0);
     set_status(task, TaskStatus::pending);
-    return records_.back();
 }
 
 void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
@@ -519,17 +523,38 @@ JobResult JobRun::build_result() {
     result.started_at = started_at_;
     result.completed_at = now_utc();
 
-    // By start time, never-started last. Within this run the start sequence is exact where the
-    // clock's microseconds tie; tasks started by an earlier, interrupted run have none (0).
-    std::vector<Index> order(records_.size());
-    std::iota(order.begin(), order.end(), Index{0});
-    auto start_key = [this](Index task) {
-        const auto& started = records_[task].started_at;
-        return std::make_tuple(!started.has_value(), started.value_or(Timestamp{}), start_order_[task]);
+    // By start time, never-started last, then creation order. Within this run the start
+    // sequence is exact where the clock's microseconds tie; tasks started by an earlier,
+    // interrupted run have none (0). The keys sit in one array: sorting compares no records.
+    struct StartKey {
+        bool never_started;
+        Timestamp at;
+        std::uint64_t sequence;
+        Index task;
+        auto operator<=>(const StartKey&) const = default;
     };
-    std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return start_key(a) < start_key(b); });
-    result.tasks.reserve(records_.size());
-    for (const Index task : order) result.tasks.push_back(std::move(records_[task]));
+    std::vector<StartKey> keys;
+    keys.reserve(records_.size());
+    for (Index task = 0; task < records_.size(); ++task) {
+        const auto& started = records_[task].started_at;
+        keys.push_back({!started.has_value(), started.value_or(Timestamp{}), start_order_[task], task});
+    }
+    std::sort(keys.begin(), keys.end());
+    // Reorder the records in place, one cycle of the permutation at a time, and hand the
+    // whole array over: no second copy of the records exists at any point.
+    for (std::size_t first = 0; first < keys.size(); ++first) {
+        if (keys[first].task == first) continue;
+        TaskRecord held = std::move(records_[first]);
+        std::size_t position = first;
+        while (keys[position].task != first) {
+            const Index source = std::exchange(keys[position].task, static_cast<Index>(position));
+            records_[position] = std::move(records_[source]);
+            position = source;
+        }
+        keys[position].task = static_cast<Index>(position);
+        records_[position] = std::move(held);
+    }
+    result.tasks = std::move(records_);
 
     result.stats = count_statuses(result.tasks);
     result.stats.wall_ms =

@@ -69,7 +69,7 @@ private:
     using Event = std::variant<TaskEvent, SpawnEvent>;
 
     // Under the lock.
-    TaskRecord& add_record(TaskRecord record, const HandlerEntry* handler);
+    void add_record(TaskRecord record, const HandlerEntry* handler);
     void restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers);
     void flush();
     void set_status(Index task, TaskStatus status, std::string reason = {});
@@ -101,7 +101,7 @@ private:
     std::condition_variable work_ready_;
     std::condition_variable job_done_;
     TaskGraph graph_;
-    std::deque<TaskRecord> records_;  // deque: a started task's record stays put while others are added
+    std::vector<TaskRecord> records_;  // by index; a running synchronous task's is lent to its worker
     std::vector<const HandlerEntry*> handlers_;
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;
