@@ -64,6 +64,16 @@ std::optional<TaskGraph::Index> decimal_value(std::string_view id) {
     return value;
 }
 
+// Whether @p id could be a generated id: decimal numbers joined by '-', as "3-0-2".
+bool generated_shape(std::string_view id) {
+    for (std::size_t start = 0;;) {
+        const std::size_t end = std::min(id.find('-', start), id.size());
+        if (!decimal_value(id.substr(start, end - start))) return false;
+        if (end == id.size()) return true;
+        start = end + 1;
+    }
+}
+
 bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
     return std::any_of(batch.begin(), batch.end(), [](const auto& task) { return !task.depends_on.empty(); });
 }
@@ -73,37 +83,59 @@ bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
 // --- structure ---------------------------------------------------------------------------
 
 std::optional<TaskGraph::Index> TaskGraph::find(std::string_view id) const {
-    if (const auto task = find_by_position(id)) return task;
+    if (const auto task = find_generated(id)) return task;
     if (index_of_.empty()) return std::nullopt;
     const auto it = index_of_.find(id);
     if (it == index_of_.end()) return std::nullopt;
     return it->second;
 }
 
-std::optional<TaskGraph::Index> TaskGraph::find_by_position(std::string_view id) const {
-    const auto number = decimal_value(id);
-    if (!number || *number >= ids_.size() || ids_[*number] != id) return std::nullopt;
-    return number;
+std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) const {
+    // "3-0-2": root 3, its child 0, that one's child 2; each step must have a generated id.
+    std::optional<Index> task;
+    for (std::size_t start = 0;;) {
+        const std::size_t end = std::min(id.find('-', start), id.size());
+        const auto number = decimal_value(id.substr(start, end - start));
+        if (!number) return std::nullopt;
+        if (!task) {
+            if (*number >= size() || (*graph_)[*number].parent != no_parent) return std::nullopt;
+            task = *number;
+        } else {
+            const Node& node = (*graph_)[*task];
+            if (*number >= node.child_count) return std::nullopt;
+            task = node.first_child + *number;
+        }
+        if (!(*graph_)[*task].generated_id) return std::nullopt;
+        if (end == id.size()) return task;
+        start = end + 1;
+    }
 }
 
-bool TaskGraph::claim_id(const std::string& id) {
+TaskGraph::Claim TaskGraph::claim_id(const std::string& id, Index parent, Index position) {
     const auto index = static_cast<Index>(ids_.size());
-    const auto number = decimal_value(id);
-    if (number == index) {
-        // Its own index: no entry. Taken only if another task has it as an explicit id.
-        if (decimal_keys_ > 0 && index_of_.contains(id)) return false;
+    const bool generated = [&] {
+        if (parent == no_parent) return position == index && decimal_value(id) == index;
+        if (!(*graph_)[parent].generated_id) return false;  // find_generated could not walk to it
+        const std::string& parent_id = ids_[parent];
+        return id.size() > parent_id.size() + 1 && id.starts_with(parent_id) && id[parent_id.size()] == '-' &&
+               decimal_value(std::string_view(id).substr(parent_id.size() + 1)) == position;
+    }();
+    if (generated) {
+        // Another generated id is never the same string; an explicit one may be.
+        if (generated_shaped_keys_ > 0 && index_of_.contains(id)) return Claim::taken;
         ids_.push_back(id);
-        return true;
+        return Claim::generated;
     }
-    if (number && find_by_position(id)) return false;
+    const bool shaped = generated_shape(id);
+    if (shaped && find_generated(id)) return Claim::taken;
     // One hash operation: the insert itself tells whether the id was taken.
     const std::string& stored = ids_.emplace_back(id);
     if (!index_of_.try_emplace(stored, index).second) {
         ids_.pop_back();
-        return false;
+        return Claim::taken;
     }
-    if (number) ++decimal_keys_;
-    return true;
+    if (shaped) ++generated_shaped_keys_;
+    return Claim::explicit_id;
 }
 
 std::optional<TaskGraph::Index> TaskGraph::parent(Index task) const {
@@ -119,13 +151,14 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
     return false;
 }
 
-TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, int depth) {
+TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, Index position, int depth) {
     const auto index = static_cast<Index>(size());
-    [[maybe_unused]] const bool claimed = claim_id(id);
-    assert(claimed && "batches are checked for taken ids before they are added");
+    const Claim claim = claim_id(id, parent, position);
+    assert(claim != Claim::taken && "batches are checked for taken ids before they are added");
     Node node;
     node.parent = parent;
     node.depth = depth;
+    node.generated_id = claim == Claim::generated;
     boost::add_vertex(node, *graph_);
     ++unsettled_;
     return index;
@@ -142,8 +175,11 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
     const auto index = static_cast<Index>(size());
-    if (!claim_id(id)) return std::nullopt;
-    boost::add_vertex(Node{}, *graph_);
+    const Claim claim = claim_id(id, no_parent, index);
+    if (claim == Claim::taken) return std::nullopt;
+    Node node;
+    node.generated_id = claim == Claim::generated;
+    boost::add_vertex(node, *graph_);
     ++unsettled_;
     return index;
 }
@@ -261,7 +297,10 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
     const int depth = (*graph_)[parent].depth + 1;
-    for (const auto& task : batch) add_node(task.id, parent, depth);
+    assert((*graph_)[parent].child_count == 0 && "a task adds one batch of children");
+    for (std::size_t i = 0; i < batch.size(); ++i) add_node(batch[i].id, parent, static_cast<Index>(i), depth);
+    (*graph_)[parent].first_child = first;
+    (*graph_)[parent].child_count = static_cast<std::uint32_t>(batch.size());
 
     std::vector<std::optional<Index>> failed_dependency(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -200,3 +200,37 @@ TEST_CASE("Ids that spell their own index and explicit ids share one namespace",
     CHECK(graph.id(1) == "2");
     CHECK(graph.id(2) == "02");
 }
+
+TEST_CASE("Generated child ids are found through the tree, explicit ones through the index", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"0", {}}, {"1-0", {}}, {"2", {}}}, false);  // "1-0": explicit, shaped like a child id
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    CHECK(graph.duplicate_ids({{"0-0", {}}, {"0-1", {}}}).empty());
+    const Index first = graph.add_children(0, {{"0-0", {}}, {"x", {}}, {"0-7", {}}, {"0-3", {"0-0"}}}, changes);
+    CHECK(first == 3);
+    CHECK(graph.find("0-0") == Index{3});
+    CHECK(graph.find("x") == Index{4});
+    CHECK(graph.find("0-7") == Index{5});  // explicit: position 2 would be "0-2"
+    CHECK(graph.find("0-3") == Index{6});
+    CHECK(graph.find("0-2") == std::nullopt);
+    CHECK(graph.find("0-4") == std::nullopt);
+    CHECK(graph.find("0-0-0") == std::nullopt);
+    CHECK(graph.find("1-0") == Index{1});
+    CHECK(graph.find("2-0") == std::nullopt);
+    CHECK(graph.find("3") == std::nullopt);  // index 3 is a child, not a root
+    CHECK(graph.find("0--0") == std::nullopt);
+    CHECK(graph.find("0-") == std::nullopt);
+
+    // A generated id that an explicit id already has is taken, and the other way round.
+    graph.mark_started(1);
+    graph.mark_started(2);
+    CHECK(graph.duplicate_ids({{"2-0", {}}, {"0-3", {}}, {"1-0", {}}}) == std::vector<std::string>{"0-3", "1-0"});
+    graph.add_children(2, {{"2-0", {}}, {"2-1", {}}}, changes);
+    CHECK(graph.find("2-1") == Index{8});
+    graph.mark_started(7);
+    graph.add_children(7, {{"2-0-0", {}}}, changes);
+    CHECK(graph.find("2-0-0") == Index{9});
+    CHECK(graph.id(9) == "2-0-0");
+}

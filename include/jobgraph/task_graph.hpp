@@ -134,6 +134,9 @@ private:
         Phase phase = Phase::waiting;
         Health inherited = Health::ok;  // worst health among its settled join targets
         Health subtree = Health::ok;    // its own and its settled children's, worst first
+        bool generated_id = false;      // its id is the one the orchestrator gives (see ids_)
+        Index first_child = 0;          // its batch of children, added together, is
+        std::uint32_t child_count = 0;  // first_child .. first_child + child_count - 1
     };
 
     // Edges are never removed, so the whole-graph edge list can be a vector (Boost's default, a
@@ -142,9 +145,10 @@ private:
                                         boost::no_property, boost::vecS>;
     using Vertex = Graph::vertex_descriptor;
 
-    bool claim_id(const std::string& id);
-    std::optional<Index> find_by_position(std::string_view id) const;
-    Index add_node(const std::string& id, Index parent, int depth);
+    enum class Claim : std::uint8_t { taken, generated, explicit_id };
+    Claim claim_id(const std::string& id, Index parent, Index position);
+    std::optional<Index> find_generated(std::string_view id) const;
+    Index add_node(const std::string& id, Index parent, Index position, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
     static Health health_of(Outcome outcome) noexcept;
     void end_unstarted(Index task, Health health);
@@ -159,11 +163,12 @@ private:
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
     // Every id, by index; a deque so that the strings never move and index_of_ can view them.
     std::deque<std::string> ids_;
-    // The index of each task whose id is not its own index in decimal. Positional ids ("0",
-    // "1", ... for initial tasks without an explicit id) are found by parsing instead, which
-    // spares large positional jobs a hash insert per task and a hash look-up per dependency.
+    // The index of each task with an explicit id. Generated ids (a root's position "3", a
+    // child's "<parent id>-<position>" such as "3-0-2") have no entry: find() walks them down
+    // the tree instead, which spares large jobs a hash insert per task and a look-up per
+    // dependency or spawned child.
     std::unordered_map<std::string_view, Index> index_of_;
-    std::size_t decimal_keys_ = 0;  // keys of index_of_ that are decimal numbers
+    std::size_t generated_shaped_keys_ = 0;  // keys of index_of_ shaped like generated ids
     std::size_t unsettled_ = 0;
 };
 
