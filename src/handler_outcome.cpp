@@ -24,7 +24,7 @@ HandlerOutcome HandlerOutcome::abort(std::string message) {
 
 HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context) {
     HandlerOutcome outcome;
-    outcome.children = std::move(spawned.children);
+    std::vector<TaskSpec> children = std::move(spawned.children);
     if (spawned.trace) outcome.trace = std::move(*spawned.trace);
     std::vector<std::string> problems;
 
@@ -34,9 +34,9 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
                 return HandlerOutcome::failure(
                     fmt::format("childTasks must be an array of task specs, got {}", it->type_name()));
             }
-            const std::size_t offset = outcome.children.size();
+            const std::size_t offset = children.size();
             for (std::size_t i = 0; i < it->size(); ++i) {
-                outcome.children.push_back(read_task((*it)[i], Where{"childTasks", offset + i}, problems));
+                children.push_back(read_task((*it)[i], Where{"childTasks", offset + i}, problems));
             }
             result.erase(it);
         }
@@ -52,12 +52,12 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     } else {
         outcome.output = std::move(result);
     }
-    if (outcome.children.empty() && problems.empty()) return outcome;
+    if (children.empty() && problems.empty()) return outcome;
 
-    outcome.batch.resize(outcome.children.size());
-    outcome.handlers.resize(outcome.children.size(), nullptr);
-    for (std::size_t i = 0; i < outcome.children.size(); ++i) {
-        TaskSpec& child = outcome.children[i];
+    outcome.batch.resize(children.size());
+    outcome.handlers.resize(children.size(), nullptr);
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        TaskSpec& child = children[i];
         if (child.input.is_null()) child.input = nlohmann::json::object();
         auto& task = outcome.batch[i];
         task.id = child_task_id(child, context.task_id, i);
@@ -82,6 +82,19 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     if (!problems.empty()) {
         return HandlerOutcome::failure(
             fmt::format("Child task validation failed for parent {}:\n{}", context.task_id, fmt::join(problems, "\n")));
+    }
+
+    outcome.children.resize(children.size());
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        TaskRecord& record = outcome.children[i];
+        record.id = outcome.batch[i].id;
+        record.parent_id = std::string(context.task_id);
+        record.depth = context.depth + 1;
+        record.service = std::move(children[i].service);
+        record.command = std::move(children[i].command);
+        record.input = std::move(children[i].input);
+        record.depends_on = std::move(children[i].depends_on);
+        record.history.reserve(3);  // pending, started, and how it ended
     }
     return outcome;
 }

@@ -7,6 +7,7 @@
 #include "jobgraph/registry.hpp"
 #include "jobgraph/spec.hpp"
 #include "jobgraph/task_graph.hpp"
+#include "jobgraph/task_record.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,8 +24,8 @@ struct HandlerOutcome {
     nlohmann::json output;                      // stored output (for failures {"error": message})
     nlohmann::json trace;                       // null when none was set
     std::string message;                        // failure or abort reason
-    std::vector<TaskSpec> children;             // the spawned batch, ids still implicit
-    std::vector<TaskGraph::NewTask> batch;      // ids resolved, with dependencies, per child
+    std::vector<TaskRecord> children;           // the spawned batch, as records ready to add
+    std::vector<TaskGraph::NewTask> batch;      // ids and dependencies, per child
     std::vector<const HandlerEntry*> handlers;  // per child
 
     static HandlerOutcome failure(std::string message);
@@ -34,12 +35,14 @@ struct HandlerOutcome {
 /// What the task needs to know to interpret its handler's result.
 struct OutcomeContext {
     std::string_view task_id;
+    int depth;  // the task's; its children are one deeper
     const HandlerRegistry& registry;
     bool plan_mode;  // children whose handler has side effects are added as planned
 };
 
 /// Splits a returned result into output, trace and children, and checks each child against
 /// the registry. Any problem turns the outcome into a failure with the contract's message.
+/// The children come out as records, so that the job's lock is held only to move them in.
 HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context);
 
 }  // namespace jobgraph::detail

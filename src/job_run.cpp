@@ -20,11 +20,11 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 constexpr const char* abort_on_failure_reason = "Previous task failed and abortOnFailure is true";
 
-// Every worker takes the job lock once per task and holds it for well under a microsecond.
-// Blocking at once would put the worker to sleep in the kernel and cost a wake-up of several
-// microseconds, so it retries for about as long as the lock is usually held first.
+// Every worker takes the job lock once per task, and most holds last well under a microsecond.
+// Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
+// several to tens of microseconds, so retry for about that long first (1000 pauses).
 void lock_soon(std::unique_lock<std::mutex>& lock) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
         if (lock.try_lock()) return;
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -49,7 +49,7 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
         restore(std::move(restored), std::move(job.handlers));
         return;
     }
-    records_.reserve(job.spec.tasks.size());
+    reserve_records(job.spec.tasks.size());
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
         TaskRecord record;
@@ -62,9 +62,22 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
     }
 }
 
+void JobRun::reserve_records(std::size_t initial) {
+    // maxTasks bounds the number of records. Reserving it up front (within reason) spares the
+    // job's lock from moving every record each time spawned tasks outgrow the array; capacity
+    // that is never written costs address space, not memory.
+    constexpr std::int64_t most_reserved = std::int64_t{1} << 20;
+    const auto expected = static_cast<std::size_t>(std::min(limits_.max_tasks, most_reserved));
+    const std::size_t capacity = std::max(initial, expected);
+    records_.reserve(capacity);
+    handlers_.reserve(capacity);
+    start_order_.reserve(capacity);
+    graph_.reserve(capacity);
+}
+
 void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {
     const std::size_t roots = graph_.size();
-    records_.reserve(restored.size());
+    reserve_records(restored.size());
     for (std::size_t i = 0; i < restored.size(); ++i) {
         if (i < roots && restored[i].id != graph_.id(static_cast<Index>(i))) {
             throw StoreError(fmt::format("Stored task {} does not match the job's task {}", restored[i].id,
@@ -252,7 +265,7 @@ void JobRun::after_unlock(bool request_stop) {
 std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry) {
     const std::stop_token stop = stop_source_.get_token();
     if (entry.is_async()) {
-        auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, stop);
+        auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, record.depth, stop);
         TaskContext context(record, limits_, stop, *this, state->spawned());
         try {
             entry.async_handler(context, Completion(state));
@@ -269,7 +282,7 @@ std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord&
     TaskContext context(record, limits_, stop, *this, spawned);
     try {
         nlohmann::json result = entry.handler(context);
-        return interpret(record.id, std::move(result), std::move(spawned));
+        return interpret(record.id, record.depth, std::move(result), std::move(spawned));
     } catch (const StopRequested& error) {
         return HandlerOutcome::abort(error.what());
     } catch (const std::exception& error) {
@@ -280,8 +293,10 @@ std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord&
     }
 }
 
-HandlerOutcome JobRun::interpret(std::string_view task_id, nlohmann::json result, SpawnBuffer spawned) const {
-    return interpret_result(std::move(result), std::move(spawned), OutcomeContext{task_id, registry_, plan_mode_});
+HandlerOutcome JobRun::interpret(std::string_view task_id, int depth, nlohmann::json result,
+                                 SpawnBuffer spawned) const {
+    return interpret_result(std::move(result), std::move(spawned),
+                            OutcomeContext{task_id, depth, registry_, plan_mode_});
 }
 
 std::optional<nlohmann::json> JobRun::output_of(std::string_view task_id) const {
@@ -427,21 +442,15 @@ std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcom
 }
 
 void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes) {
-    const int depth = graph_.depth(parent) + 1;
     SpawnEvent event;
+    std::vector<std::string>& child_ids = records_[parent].children;
+    child_ids.reserve(child_ids.size() + outcome.children.size());
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {
-        TaskSpec& spec = outcome.children[i];
-        TaskRecord record;
-        record.id = outcome.batch[i].id;
-        record.parent_id = records_[parent].id;
-        record.depth = depth;
-        record.service = std::move(spec.service);
-        record.command = std::move(spec.command);
-        record.input = std::move(spec.input);
-        record.depends_on = std::move(spec.depends_on);
-        records_[parent].children.push_back(record.id);
-        if (settings_.observer) event.child_ids.push_back(record.id);
-        add_record(std::move(record), outcome.handlers[i]);
+        child_ids.push_back(outcome.batch[i].id);
+        if (settings_.observer) event.child_ids.push_back(outcome.batch[i].id);
+    }
+    for (std::size_t i = 0; i < outcome.children.size(); ++i) {
+        add_record(std::move(outcome.children[i]), outcome.handlers[i]);
     }
     if (settings_.observer) {
         event.parent_id = records_[parent].id;
@@ -582,7 +591,7 @@ CompletionState::~CompletionState() {
 
 bool CompletionState::succeed(nlohmann::json result) {
     if (!claim()) return false;
-    run_->complete(task_, run_->interpret(task_id_, std::move(result), std::move(spawned_)));
+    run_->complete(task_, run_->interpret(task_id_, depth_, std::move(result), std::move(spawned_)));
     return true;
 }
 

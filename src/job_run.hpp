@@ -62,11 +62,13 @@ public:
     std::optional<nlohmann::json> output_of(std::string_view task_id) const override;
 
     /// Interprets a handler's returned result for @p task (outside the lock).
-    HandlerOutcome interpret(std::string_view task_id, nlohmann::json result, SpawnBuffer spawned) const;
+    HandlerOutcome interpret(std::string_view task_id, int depth, nlohmann::json result, SpawnBuffer spawned) const;
 
 private:
     enum class StopCause { none, failure, timeout, deadlock };
     using Event = std::variant<TaskEvent, SpawnEvent>;
+
+    void reserve_records(std::size_t initial);
 
     // Under the lock.
     void add_record(TaskRecord record, const HandlerEntry* handler);
@@ -127,8 +129,9 @@ private:
 /// Shared by the copies of one Completion; fails the task if none of them fulfils it.
 class CompletionState {
 public:
-    CompletionState(std::shared_ptr<JobRun> run, JobRun::Index task, std::string task_id, std::stop_token stop)
-        : run_(std::move(run)), task_(task), task_id_(std::move(task_id)), stop_(std::move(stop)) {}
+    CompletionState(std::shared_ptr<JobRun> run, JobRun::Index task, std::string task_id, int depth,
+                    std::stop_token stop)
+        : run_(std::move(run)), task_(task), task_id_(std::move(task_id)), depth_(depth), stop_(std::move(stop)) {}
     CompletionState(const CompletionState&) = delete;
     CompletionState& operator=(const CompletionState&) = delete;
     ~CompletionState();
@@ -147,6 +150,7 @@ private:
     std::shared_ptr<JobRun> run_;
     JobRun::Index task_;
     std::string task_id_;
+    int depth_;
     std::stop_token stop_;
     SpawnBuffer spawned_;
     std::atomic<bool> claimed_{false};

@@ -173,6 +173,11 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     }
 }
 
+void TaskGraph::reserve(std::size_t tasks) {
+    // Boost has no reserve() for a vecS vertex set; its vector is the public m_vertices.
+    graph_->m_vertices.reserve(tasks);
+}
+
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
     const auto index = static_cast<Index>(size());
     const Claim claim = claim_id(id, no_parent, index);
