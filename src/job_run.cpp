@@ -210,8 +210,8 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        const Index task = ready_.front();
-        ready_.pop_front();
+        const Index task = ready_.top();
+        ready_.pop();
         const bool durable = begin_task(task);
         const HandlerEntry& entry = *handlers_[task];
         // Records move when spawned tasks are added, so the handler gets a record of its own. A
@@ -470,7 +470,7 @@ void JobRun::apply(TaskGraph::Changes& changes) {
                           ? "Awaiting approval: a dependency is planned"
                           : fmt::format("Awaiting approval: {}/{} has side effects", entry.service, entry.command));
     }
-    ready_.insert(ready_.end(), changes.ready.begin(), changes.ready.end());
+    for (const Index task : changes.ready) ready_.push(task);
     changes.clear();
 }
 
@@ -478,7 +478,7 @@ void JobRun::stop(StopCause cause, const std::string& reason) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
     stop_signal_due_ = true;
-    ready_.clear();
+    ready_ = {};
     TaskGraph::Changes changes;
     for (const Index task : graph_.abort_not_started(changes)) end_unstarted(task, TaskStatus::aborted, reason);
     apply(changes);

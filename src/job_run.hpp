@@ -16,10 +16,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <stop_token>
 #include <string>
 #include <variant>
@@ -107,7 +108,8 @@ private:
     std::vector<const HandlerEntry*> handlers_;
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;
-    std::deque<Index> ready_;
+    // Ready tasks start in creation order: the result, ordered by start, then needs few moves.
+    std::priority_queue<Index, std::vector<Index>, std::greater<>> ready_;
     TaskGraph::Changes changes_;  // finish_task's scratch, kept to spare allocations per task
     std::size_t in_flight_ = 0;   // started and not finished, sync or async
     std::size_t idle_workers_ = 0;

@@ -55,7 +55,9 @@ TEST_CASE("Tasks are ordered by start, never-started last, and history times nev
                         task("t", "fail", {}, {}, "e")});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, 1);
-    CHECK(ids_of(result) == std::vector<std::string>{"a", "e", "b", "c", "d"});
+    // One worker, ready tasks in creation order: a and e are ready first, a runs, then b
+    // (created before e) is ready and runs before e, and so on down the chain.
+    CHECK(ids_of(result) == std::vector<std::string>{"a", "b", "c", "d", "e"});
     for (const auto& record : result.tasks) {
         for (std::size_t i = 1; i < record.history.size(); ++i) CHECK(record.history[i - 1].at <= record.history[i].at);
         REQUIRE(record.completed_at.has_value());
