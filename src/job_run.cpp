@@ -72,7 +72,8 @@ void JobRun::reserve_records(std::size_t initial) {
     records_.reserve(capacity);
     handlers_.reserve(capacity);
     start_order_.reserve(capacity);
-    graph_.reserve(capacity);
+    // Every spawned task adds at least its parent's wait for it.
+    graph_.reserve(capacity, graph_.wait_count() + (capacity - std::min(capacity, graph_.size())));
 }
 
 void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {

@@ -173,9 +173,11 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     }
 }
 
-void TaskGraph::reserve(std::size_t tasks) {
-    // Boost has no reserve() for a vecS vertex set; its vector is the public m_vertices.
+void TaskGraph::reserve(std::size_t tasks, std::size_t waits) {
+    // Boost has no reserve() for vector-based vertex and edge sets; its vectors are the public
+    // members m_vertices and m_edges.
     graph_->m_vertices.reserve(tasks);
+    graph_->m_edges.reserve(waits);
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {

@@ -75,8 +75,11 @@ public:
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
-    /// @brief Makes room for @p tasks tasks, so that adding them moves no existing vertex.
-    void reserve(std::size_t tasks);
+    /// @brief Makes room for @p tasks tasks and @p waits edges in all, so that adding up to
+    /// that many moves no existing vertex or edge.
+    void reserve(std::size_t tasks, std::size_t waits);
+    /// @brief Number of edges (waits) of every kind.
+    std::size_t wait_count() const noexcept { return boost::num_edges(*graph_); }
     /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
     std::optional<Index> add_root(const std::string& id);
     /// @brief Initial task @p waiter depends on @p target (a join wait).
