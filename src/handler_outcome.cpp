@@ -85,7 +85,9 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     }
 
     outcome.children.resize(children.size());
+    outcome.child_ids.reserve(children.size());
     for (std::size_t i = 0; i < children.size(); ++i) {
+        outcome.child_ids.push_back(outcome.batch[i].id);
         TaskRecord& record = outcome.children[i];
         record.id = outcome.batch[i].id;
         record.parent_id = std::string(context.task_id);

@@ -26,6 +26,7 @@ struct HandlerOutcome {
     std::string message;                        // failure or abort reason
     std::vector<TaskRecord> children;           // the spawned batch, as records ready to add
     std::vector<TaskGraph::NewTask> batch;      // ids and dependencies, per child
+    std::vector<std::string> child_ids;         // for the parent's record
     std::vector<const HandlerEntry*> handlers;  // per child
 
     static HandlerOutcome failure(std::string message);

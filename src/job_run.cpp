@@ -101,7 +101,7 @@ void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const Handler
         for (; end < records_.size() && records_[end].parent_id == parent_id; ++end) {
             batch.push_back({records_[end].id, records_[end].depends_on, records_[end].status == TaskStatus::planned});
         }
-        graph_.add_children(*parent, batch, changes);
+        graph_.add_children(*parent, std::move(batch), changes);
         first = end;
     }
 
@@ -444,12 +444,8 @@ std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcom
 
 void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes) {
     SpawnEvent event;
-    std::vector<std::string>& child_ids = records_[parent].children;
-    child_ids.reserve(child_ids.size() + outcome.children.size());
-    for (std::size_t i = 0; i < outcome.children.size(); ++i) {
-        child_ids.push_back(outcome.batch[i].id);
-        if (settings_.observer) event.child_ids.push_back(outcome.batch[i].id);
-    }
+    if (settings_.observer) event.child_ids = outcome.child_ids;
+    records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {
         add_record(std::move(outcome.children[i]), outcome.handlers[i]);
     }
@@ -457,7 +453,7 @@ void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Chan
         event.parent_id = records_[parent].id;
         events_.emplace_back(std::move(event));
     }
-    graph_.add_children(parent, outcome.batch, changes);
+    graph_.add_children(parent, std::move(outcome.batch), changes);
 }
 
 void JobRun::apply(TaskGraph::Changes& changes) {

@@ -111,7 +111,7 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) c
     }
 }
 
-TaskGraph::Claim TaskGraph::claim_id(const std::string& id, Index parent, Index position) {
+TaskGraph::Claim TaskGraph::claim_id(std::string id, Index parent, Index position) {
     const auto index = static_cast<Index>(ids_.size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
@@ -123,13 +123,13 @@ TaskGraph::Claim TaskGraph::claim_id(const std::string& id, Index parent, Index 
     if (generated) {
         // Another generated id is never the same string; an explicit one may be.
         if (generated_shaped_keys_ > 0 && index_of_.contains(id)) return Claim::taken;
-        ids_.push_back(id);
+        ids_.push_back(std::move(id));
         return Claim::generated;
     }
     const bool shaped = generated_shape(id);
     if (shaped && find_generated(id)) return Claim::taken;
     // One hash operation: the insert itself tells whether the id was taken.
-    const std::string& stored = ids_.emplace_back(id);
+    const std::string& stored = ids_.emplace_back(std::move(id));
     if (!index_of_.try_emplace(stored, index).second) {
         ids_.pop_back();
         return Claim::taken;
@@ -151,9 +151,9 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
     return false;
 }
 
-TaskGraph::Index TaskGraph::add_node(const std::string& id, Index parent, Index position, int depth) {
+TaskGraph::Index TaskGraph::add_node(std::string id, Index parent, Index position, int depth) {
     const auto index = static_cast<Index>(size());
-    const Claim claim = claim_id(id, parent, position);
+    const Claim claim = claim_id(std::move(id), parent, position);
     assert(claim != Claim::taken && "batches are checked for taken ids before they are added");
     Node node;
     node.parent = parent;
@@ -301,11 +301,13 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
     return std::nullopt;
 }
 
-TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
+TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
     const int depth = (*graph_)[parent].depth + 1;
     assert((*graph_)[parent].child_count == 0 && "a task adds one batch of children");
-    for (std::size_t i = 0; i < batch.size(); ++i) add_node(batch[i].id, parent, static_cast<Index>(i), depth);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // the ids stay in ids_
+    }
     (*graph_)[parent].first_child = first;
     (*graph_)[parent].child_count = static_cast<std::uint32_t>(batch.size());
 

@@ -103,7 +103,7 @@ public:
     std::optional<std::string> cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const;
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index.
-    Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
+    Index add_children(Index parent, std::vector<NewTask> batch, Changes& changes);
 
     // --- readiness -----------------------------------------------------------------------
 
@@ -151,9 +151,9 @@ private:
     using Vertex = Graph::vertex_descriptor;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    Claim claim_id(const std::string& id, Index parent, Index position);
+    Claim claim_id(std::string id, Index parent, Index position);
     std::optional<Index> find_generated(std::string_view id) const;
-    Index add_node(const std::string& id, Index parent, Index position, int depth);
+    Index add_node(std::string id, Index parent, Index position, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
     static Health health_of(Outcome outcome) noexcept;
     void end_unstarted(Index task, Health health);
