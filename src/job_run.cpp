@@ -203,6 +203,8 @@ JobResult JobRun::execute() {
 }
 
 void JobRun::worker_loop() {
+    std::vector<Claim> claims;
+    bool quick = false;  // the handlers this worker called last returned quickly
     std::unique_lock lock(mutex_);
     for (;;) {
         while (ready_.empty() && !done_) {
@@ -211,15 +213,7 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        const Index task = ready_.top();
-        ready_.pop();
-        const bool durable = begin_task(task);
-        const HandlerEntry& entry = *handlers_[task];
-        // Records move when spawned tasks are added, so the handler gets a record of its own. A
-        // synchronous one borrows its task's record until it returns: nothing else reads the
-        // record of a running task. An asynchronous one gets a copy: its completion may end the
-        // task, and write the record, before the call returns.
-        TaskRecord record = entry.is_async() ? records_[task] : std::move(records_[task]);
+        claim_tasks(claim_count(quick), claims);
         // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
         if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
         if (!events_.empty()) {
@@ -229,13 +223,19 @@ void JobRun::worker_loop() {
             lock.unlock();
         }
 
-        // A handler runs only once its start is committed, as a crashed process would not run it.
-        std::optional<HandlerOutcome> outcome =
-            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
+        const auto began = std::chrono::steady_clock::now();
+        bool stopping = false;  // tasks taken with a failing one do not start under abortOnFailure
+        for (Claim& claim : claims) {
+            if (claim.deferred && (stopping || stop_source_.stop_requested())) continue;  // never starts
+            run_claim(claim);
+            stopping = stopping || (abort_on_failure_ && claim.outcome &&
+                                    claim.outcome->kind == HandlerOutcome::Kind::failed);
+        }
+        quick = std::chrono::steady_clock::now() - began < quick_handler * claims.size();
 
         lock_soon(lock);
-        if (!entry.is_async()) records_[task] = std::move(record);
-        if (outcome) finish_task(task, std::move(*outcome));
+        for (Claim& claim : claims) end_claim(claim);
+        claims.clear();
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
             lock.unlock();
@@ -243,6 +243,76 @@ void JobRun::worker_loop() {
             lock.lock();
         }
     }
+}
+
+std::size_t JobRun::claim_count(bool quick) const {
+    // Taking the job's lock costs more than a quick handler's work. When handlers return quickly
+    // and there is work for every worker, a worker takes a few tasks at once and ends them
+    // together. Slow handlers go one at a time, so that no worker sits on tasks another could
+    // run; with a store every start is committed on its own.
+    if (!quick || store_ || ready_.size() < 2 * settings_.workers) return 1;
+    return std::min(most_claimed, ready_.size() / settings_.workers);
+}
+
+void JobRun::claim_tasks(std::size_t count, std::vector<Claim>& claims) {
+    while (claims.size() < count && !ready_.empty()) {
+        const Index task = ready_.top();
+        const HandlerEntry& entry = *handlers_[task];
+        if (!claims.empty() && entry.is_async()) break;  // its start must be recorded here, see below
+        ready_.pop();
+        Claim& claim = claims.emplace_back();
+        claim.task = task;
+        claim.entry = &entry;
+        if (claims.size() == 1) {
+            claim.durable = begin_task(task);
+            claim.started = true;
+        } else {
+            // Started when its handler is called (run_claim), its status written then into the
+            // record it borrows; until then no one may start or abort it.
+            graph_.mark_started(task);
+            ++in_flight_;
+            claim.deferred = true;
+        }
+        // Records move when spawned tasks are added, so the handler gets a record of its own. A
+        // synchronous one borrows its task's record until it returns: nothing else reads the
+        // record of a running task. An asynchronous one gets a copy: its completion may end the
+        // task, and write the record, before the call returns.
+        claim.record = entry.is_async() ? records_[task] : std::move(records_[task]);
+    }
+}
+
+void JobRun::run_claim(Claim& claim) {
+    if (claim.deferred) {
+        claim.started_at = now_utc();
+        TaskRecord& record = claim.record;
+        ++record.attempts;
+        record.status = TaskStatus::started;
+        record.started_at = claim.started_at;
+        record.history.push_back(HistoryEntry{TaskStatus::started, claim.started_at, {}});
+        claim.started = true;
+    }
+    // A handler runs only once its start is committed, as a crashed process would not run it.
+    claim.outcome = claim.durable ? call_handler(claim.task, claim.record, *claim.entry)
+                                  : HandlerOutcome::abort("Job stopped: the store failed");
+    claim.ended_at = now_utc();
+}
+
+void JobRun::end_claim(Claim& claim) {
+    const Index task = claim.task;
+    if (!claim.entry->is_async()) records_[task] = std::move(claim.record);
+    if (claim.deferred && !claim.started) {  // the job stopped before its turn came
+        --in_flight_;
+        end_unstarted(task, TaskStatus::aborted, stop_reason_);
+        graph_.finish(task, TaskGraph::Outcome::aborted, changes_);
+        apply(changes_);
+        check_end();
+        return;
+    }
+    if (claim.deferred) {
+        start_order_[task] = next_start_++;
+        if (settings_.observer) events_.emplace_back(TaskEvent{records_[task].id, TaskStatus::started, claim.started_at, {}});
+    }
+    if (claim.outcome) finish_task(task, std::move(*claim.outcome), claim.ended_at);
 }
 
 void JobRun::complete(Index task, HandlerOutcome outcome) {
@@ -319,9 +389,8 @@ void JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
     set_status(task, TaskStatus::pending);
 }
 
-void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
+void JobRun::set_status(Index task, TaskStatus status, std::string reason, Timestamp at) {
     TaskRecord& record = records_[task];
-    const Timestamp at = now_utc();
     record.status = status;
     if (status == TaskStatus::started) {
         record.started_at = at;
@@ -368,7 +437,7 @@ bool JobRun::begin_task(Index task) {
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::finish_task(Index task, HandlerOutcome outcome) {
+void JobRun::finish_task(Index task, HandlerOutcome outcome, Timestamp ended_at) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
@@ -389,16 +458,16 @@ void JobRun::finish_task(Index task, HandlerOutcome outcome) {
     TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
-            set_status(task, TaskStatus::succeeded, std::move(note));
+            set_status(task, TaskStatus::succeeded, std::move(note), ended_at);
             if (add_batch) add_children(task, outcome, changes);
             graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
             break;
         case HandlerOutcome::Kind::failed:
-            set_status(task, TaskStatus::failed, std::move(outcome.message));
+            set_status(task, TaskStatus::failed, std::move(outcome.message), ended_at);
             graph_.finish(task, TaskGraph::Outcome::failed, changes);
             break;
         case HandlerOutcome::Kind::aborted:
-            set_status(task, TaskStatus::aborted, std::move(outcome.message));
+            set_status(task, TaskStatus::aborted, std::move(outcome.message), ended_at);
             graph_.finish(task, TaskGraph::Outcome::aborted, changes);
             break;
     }
@@ -474,6 +543,7 @@ void JobRun::apply(TaskGraph::Changes& changes) {
 void JobRun::stop(StopCause cause, const std::string& reason) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
+    stop_reason_ = reason;
     stop_signal_due_ = true;
     ready_ = {};
     TaskGraph::Changes changes;

@@ -66,6 +66,28 @@ TEST_CASE("abortOnFailure true: after the first failure nothing more starts", "[
     CHECK(ids_of(result) == std::vector<std::string>{"bad", "later", "dependent"});
 }
 
+TEST_CASE("abortOnFailure true: quick tasks taken together with the failing one never start", "[failure]") {
+    const auto registry = basic_registry();
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 20; ++i) tasks.push_back(i == 3 ? task("t", "fail") : task("t", "echo"));
+    const auto result = run(registry, job(std::move(tasks)), 1);
+    CHECK(result.status == JobStatus::failed);
+    for (int i = 0; i < 20; ++i) {
+        const TaskRecord& record = result.at(std::to_string(i));
+        if (i < 3) {
+            CHECK(record.status == TaskStatus::succeeded);
+        } else if (i == 3) {
+            CHECK(record.status == TaskStatus::failed);
+        } else {
+            CHECK(record.status == TaskStatus::aborted);
+            CHECK(record.attempts == 0);
+            CHECK_FALSE(record.started_at.has_value());
+            CHECK(history_statuses(record) == std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::aborted});
+            CHECK(record.output == json{{"error", "Previous task failed and abortOnFailure is true"}});
+        }
+    }
+}
+
 TEST_CASE("abortOnFailure true: running handlers are asked to stop and those that give up end aborted", "[failure]") {
     HandlerRegistry registry = basic_registry();
     registry.add("r", "fail-soon", [](TaskContext&) -> json {

@@ -51,13 +51,14 @@ TEST_CASE("The result JSON has the contract's shape", "[result]") {
 
 TEST_CASE("Tasks are ordered by start, never-started last, and history times never go back", "[result]") {
     const auto registry = basic_registry();
-    JobSpec spec = job({named("c", {"b"}), named("b", {"a"}), named("a"), task("t", "fail", {}, {"c"}, "d"),
-                        task("t", "fail", {}, {}, "e")});
+    // Created d, e, c, b, a; one task at a time can start: a, b, c, d. e never starts (d fails).
+    JobSpec spec = job({task("t", "fail", {}, {"c"}, "d"), task("t", "echo", {}, {"d"}, "e"), named("c", {"b"}),
+                        named("b", {"a"}), named("a")});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec, 1);
-    // One worker, ready tasks in creation order: a and e are ready first, a runs, then b
-    // (created before e) is ready and runs before e, and so on down the chain.
     CHECK(ids_of(result) == std::vector<std::string>{"a", "b", "c", "d", "e"});
+    CHECK(result.tasks.back().status == TaskStatus::aborted);
+    CHECK_FALSE(result.tasks.back().started_at.has_value());
     for (const auto& record : result.tasks) {
         for (std::size_t i = 1; i < record.history.size(); ++i) CHECK(record.history[i - 1].at <= record.history[i].at);
         REQUIRE(record.completed_at.has_value());

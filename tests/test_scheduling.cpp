@@ -70,3 +70,23 @@ TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[schedu
     CHECK(result.tasks.front().id == "0");
     CHECK(result.tasks.back().id == "19999");
 }
+
+TEST_CASE("Quick tasks taken several at a time record each start when their handler runs", "[scheduling]") {
+    // With quick handlers and more ready tasks than workers, a worker takes a few at once.
+    const auto registry = basic_registry();
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 64; ++i) tasks.push_back(task("t", "echo", {{"i", i}}));
+    const auto result = run(registry, job(std::move(tasks)), 1);
+    REQUIRE(result.status == JobStatus::succeeded);
+    REQUIRE(result.tasks.size() == 64);
+    for (std::size_t i = 0; i < result.tasks.size(); ++i) {
+        const TaskRecord& record = result.tasks[i];
+        CHECK(record.id == std::to_string(i));  // one worker: creation order
+        CHECK(history_statuses(record) ==
+              std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::started, TaskStatus::succeeded});
+        CHECK(record.attempts == 1);
+        CHECK(record.output == json{{"i", i}});
+        // One worker calls one handler at a time: a task starts only once the one before ended.
+        if (i > 0) CHECK(*result.tasks[i - 1].completed_at <= *record.started_at);
+    }
+}
