@@ -84,18 +84,18 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
             fmt::format("Child task validation failed for parent {}:\n{}", context.task_id, fmt::join(problems, "\n")));
     }
 
-    outcome.children.resize(children.size());
+    outcome.children.reserve(children.size());
     outcome.child_ids.reserve(children.size());
     for (std::size_t i = 0; i < children.size(); ++i) {
         outcome.child_ids.push_back(outcome.batch[i].id);
-        TaskRecord& record = outcome.children[i];
-        record.id = outcome.batch[i].id;
-        record.parent_id = std::string(context.task_id);
-        record.depth = context.depth + 1;
-        record.service = std::move(children[i].service);
-        record.command = std::move(children[i].command);
-        record.input = std::move(children[i].input);
-        record.depends_on = std::move(children[i].depends_on);
+        // Built with its fields at once: a default TaskRecord allocates an empty input object.
+        TaskRecord& record = outcome.children.emplace_back(TaskRecord{.id = outcome.batch[i].id,
+                                                                      .parent_id = std::string(context.task_id),
+                                                                      .depth = context.depth + 1,
+                                                                      .service = std::move(children[i].service),
+                                                                      .command = std::move(children[i].command),
+                                                                      .input = std::move(children[i].input),
+                                                                      .depends_on = std::move(children[i].depends_on)});
         record.history.reserve(3);  // pending, started, and how it ended
     }
     return outcome;

@@ -52,13 +52,13 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
     reserve_records(job.spec.tasks.size());
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
-        TaskRecord record;
-        record.id = std::move(job.ids[i]);
-        record.service = std::move(spec.service);
-        record.command = std::move(spec.command);
-        record.input = std::move(spec.input);
-        record.depends_on = std::move(spec.depends_on);
-        add_record(std::move(record), job.handlers[i]);
+        // Built with its fields at once: a default TaskRecord allocates an empty input object.
+        add_record(TaskRecord{.id = std::move(job.ids[i]),
+                              .service = std::move(spec.service),
+                              .command = std::move(spec.command),
+                              .input = std::move(spec.input),
+                              .depends_on = std::move(spec.depends_on)},
+                   job.handlers[i]);
     }
 }
 
@@ -223,15 +223,17 @@ void JobRun::worker_loop() {
             lock.unlock();
         }
 
-        const auto began = std::chrono::steady_clock::now();
         bool stopping = false;  // tasks taken with a failing one do not start under abortOnFailure
+        Timestamp last_end{};
         for (Claim& claim : claims) {
             if (claim.deferred && (stopping || stop_source_.stop_requested())) continue;  // never starts
             run_claim(claim);
+            last_end = claim.ended_at;
             stopping = stopping || (abort_on_failure_ && claim.outcome &&
                                     claim.outcome->kind == HandlerOutcome::Kind::failed);
         }
-        quick = std::chrono::steady_clock::now() - began < quick_handler * claims.size();
+        const auto first_start = claims.front().record.started_at;
+        quick = first_start && last_end - *first_start < quick_handler * claims.size();
 
         lock_soon(lock);
         for (Claim& claim : claims) end_claim(claim);
@@ -260,24 +262,27 @@ void JobRun::claim_tasks(std::size_t count, std::vector<Claim>& claims) {
         const HandlerEntry& entry = *handlers_[task];
         if (!claims.empty() && entry.is_async()) break;  // its start must be recorded here, see below
         ready_.pop();
-        Claim& claim = claims.emplace_back();
-        claim.task = task;
-        claim.entry = &entry;
-        if (claims.size() == 1) {
-            claim.durable = begin_task(task);
-            claim.started = true;
+        const bool first = claims.empty();
+        bool durable = true;
+        if (first) {
+            durable = begin_task(task);
         } else {
             // Started when its handler is called (run_claim), its status written then into the
             // record it borrows; until then no one may start or abort it.
             graph_.mark_started(task);
             ++in_flight_;
-            claim.deferred = true;
         }
         // Records move when spawned tasks are added, so the handler gets a record of its own. A
         // synchronous one borrows its task's record until it returns: nothing else reads the
         // record of a running task. An asynchronous one gets a copy: its completion may end the
         // task, and write the record, before the call returns.
-        claim.record = entry.is_async() ? records_[task] : std::move(records_[task]);
+        claims.push_back(Claim{.task = task,
+                               .entry = &entry,
+                               .durable = durable,
+                               .deferred = !first,
+                               .started = first,
+                               .record = entry.is_async() ? records_[task] : std::move(records_[task]),
+                               .outcome = std::nullopt});
     }
 }
 
