@@ -229,8 +229,8 @@ void JobRun::worker_loop() {
             if (claim.deferred && (stopping || stop_source_.stop_requested())) continue;  // never starts
             run_claim(claim);
             last_end = claim.ended_at;
-            stopping = stopping || (abort_on_failure_ && claim.outcome &&
-                                    claim.outcome->kind == HandlerOutcome::Kind::failed);
+            stopping =
+                stopping || (abort_on_failure_ && claim.outcome && claim.outcome->kind == HandlerOutcome::Kind::failed);
         }
         const auto first_start = claims.front().record.started_at;
         quick = first_start && last_end - *first_start < quick_handler * claims.size();
@@ -315,7 +315,8 @@ void JobRun::end_claim(Claim& claim) {
     }
     if (claim.deferred) {
         start_order_[task] = next_start_++;
-        if (settings_.observer) events_.emplace_back(TaskEvent{records_[task].id, TaskStatus::started, claim.started_at, {}});
+        if (settings_.observer)
+            events_.emplace_back(TaskEvent{records_[task].id, TaskStatus::started, claim.started_at, {}});
     }
     if (claim.outcome) finish_task(task, std::move(*claim.outcome), claim.ended_at);
 }

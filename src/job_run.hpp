@@ -136,7 +136,7 @@ private:
     std::size_t idle_workers_ = 0;
     std::size_t succeeded_ = 0;
     StopCause stop_cause_ = StopCause::none;
-    std::string stop_reason_;  // what tasks that cannot start any more are aborted with
+    std::string stop_reason_;       // what tasks that cannot start any more are aborted with
     bool stop_signal_due_ = false;  // request_stop must run outside the lock (callbacks may lock)
     bool done_ = false;
     std::vector<Index> unsaved_;  // records changed since the last flush to the store

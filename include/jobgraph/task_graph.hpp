@@ -146,8 +146,8 @@ private:
 
     // Edges are never removed, so the whole-graph edge list can be a vector (Boost's default, a
     // list, costs one allocation per edge).
-    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait,
-                                        boost::no_property, boost::vecS>;
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait, boost::no_property,
+                                        boost::vecS>;
     using Vertex = Graph::vertex_descriptor;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
