@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -22,14 +23,15 @@ constexpr const char* abort_on_failure_reason = "Previous task failed and abortO
 
 // Every worker takes the job lock once per task, and most holds last well under a microsecond.
 // Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
-// several to tens of microseconds, so retry for about that long first (1000 pauses).
+// several to tens of microseconds, so retry for about that long first (1000 pauses). Only where
+// there is a pause instruction: without one the retries would slow down the lock's holder.
 void lock_soon(std::unique_lock<std::mutex>& lock) {
+#if defined(__x86_64__) || defined(__i386__)
     for (int attempt = 0; attempt < 1000; ++attempt) {
         if (lock.try_lock()) return;
-#if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
-#endif
     }
+#endif
     lock.lock();
 }
 
@@ -63,10 +65,10 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
 }
 
 void JobRun::reserve_records(std::size_t initial) {
-    // maxTasks bounds the number of records. Reserving it up front (within reason) spares the
-    // job's lock from moving every record each time spawned tasks outgrow the array; capacity
-    // that is never written costs address space, not memory.
-    constexpr std::int64_t most_reserved = std::int64_t{1} << 20;
+    // maxTasks bounds the number of records. Reserving room for it up front, up to 65,536 tasks
+    // (about 30 MB of address space, touched only as tasks are added), spares the job's lock
+    // from moving every record and vertex each time spawned tasks outgrow the arrays.
+    constexpr std::int64_t most_reserved = std::int64_t{1} << 16;
     const auto expected = static_cast<std::size_t>(std::min(limits_.max_tasks, most_reserved));
     const std::size_t capacity = std::max(initial, expected);
     records_.reserve(capacity);
@@ -101,7 +103,14 @@ void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const Handler
         for (; end < records_.size() && records_[end].parent_id == parent_id; ++end) {
             batch.push_back({records_[end].id, records_[end].depends_on, records_[end].status == TaskStatus::planned});
         }
-        graph_.add_children(*parent, std::move(batch), changes);
+        if (const auto taken = graph_.duplicate_ids(batch); !taken.empty()) {
+            throw StoreError(fmt::format("Stored task id {} is not unique", taken.front()));
+        }
+        try {
+            graph_.add_children(*parent, std::move(batch), changes);
+        } catch (const std::invalid_argument& error) {  // the parent's children are not together
+            throw StoreError(fmt::format("Stored children out of order: {}", error.what()));
+        }
         first = end;
     }
 
@@ -203,8 +212,6 @@ JobResult JobRun::execute() {
 }
 
 void JobRun::worker_loop() {
-    std::vector<Claim> claims;
-    bool quick = false;  // the handlers this worker called last returned quickly
     std::unique_lock lock(mutex_);
     for (;;) {
         while (ready_.empty() && !done_) {
@@ -213,7 +220,15 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        claim_tasks(claim_count(quick), claims);
+        const Index task = ready_.top();
+        ready_.pop();
+        const bool durable = begin_task(task);
+        const HandlerEntry& entry = *handlers_[task];
+        // Records move when spawned tasks are added, so the handler gets a record of its own. A
+        // synchronous one borrows its task's record until it returns: nothing else reads the
+        // record of a running task. An asynchronous one gets a copy: its completion may end the
+        // task, and write the record, before the call returns.
+        TaskRecord record = entry.is_async() ? records_[task] : std::move(records_[task]);
         // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
         if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
         if (!events_.empty()) {
@@ -223,21 +238,13 @@ void JobRun::worker_loop() {
             lock.unlock();
         }
 
-        bool stopping = false;  // tasks taken with a failing one do not start under abortOnFailure
-        Timestamp last_end{};
-        for (Claim& claim : claims) {
-            if (claim.deferred && (stopping || stop_source_.stop_requested())) continue;  // never starts
-            run_claim(claim);
-            last_end = claim.ended_at;
-            stopping =
-                stopping || (abort_on_failure_ && claim.outcome && claim.outcome->kind == HandlerOutcome::Kind::failed);
-        }
-        const auto first_start = claims.front().record.started_at;
-        quick = first_start && last_end - *first_start < quick_handler * claims.size();
+        // A handler runs only once its start is committed, as a crashed process would not run it.
+        std::optional<HandlerOutcome> outcome =
+            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
-        for (Claim& claim : claims) end_claim(claim);
-        claims.clear();
+        if (!entry.is_async()) records_[task] = std::move(record);
+        if (outcome) finish_task(task, std::move(*outcome));
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
             lock.unlock();
@@ -245,80 +252,6 @@ void JobRun::worker_loop() {
             lock.lock();
         }
     }
-}
-
-std::size_t JobRun::claim_count(bool quick) const {
-    // Taking the job's lock costs more than a quick handler's work. When handlers return quickly
-    // and there is work for every worker, a worker takes a few tasks at once and ends them
-    // together. Slow handlers go one at a time, so that no worker sits on tasks another could
-    // run; with a store every start is committed on its own.
-    if (!quick || store_ || ready_.size() < 2 * settings_.workers) return 1;
-    return std::min(most_claimed, ready_.size() / settings_.workers);
-}
-
-void JobRun::claim_tasks(std::size_t count, std::vector<Claim>& claims) {
-    while (claims.size() < count && !ready_.empty()) {
-        const Index task = ready_.top();
-        const HandlerEntry& entry = *handlers_[task];
-        if (!claims.empty() && entry.is_async()) break;  // its start must be recorded here, see below
-        ready_.pop();
-        const bool first = claims.empty();
-        bool durable = true;
-        if (first) {
-            durable = begin_task(task);
-        } else {
-            // Started when its handler is called (run_claim), its status written then into the
-            // record it borrows; until then no one may start or abort it.
-            graph_.mark_started(task);
-            ++in_flight_;
-        }
-        // Records move when spawned tasks are added, so the handler gets a record of its own. A
-        // synchronous one borrows its task's record until it returns: nothing else reads the
-        // record of a running task. An asynchronous one gets a copy: its completion may end the
-        // task, and write the record, before the call returns.
-        claims.push_back(Claim{.task = task,
-                               .entry = &entry,
-                               .durable = durable,
-                               .deferred = !first,
-                               .started = first,
-                               .record = entry.is_async() ? records_[task] : std::move(records_[task]),
-                               .outcome = std::nullopt});
-    }
-}
-
-void JobRun::run_claim(Claim& claim) {
-    if (claim.deferred) {
-        claim.started_at = now_utc();
-        TaskRecord& record = claim.record;
-        ++record.attempts;
-        record.status = TaskStatus::started;
-        record.started_at = claim.started_at;
-        record.history.push_back(HistoryEntry{TaskStatus::started, claim.started_at, {}});
-        claim.started = true;
-    }
-    // A handler runs only once its start is committed, as a crashed process would not run it.
-    claim.outcome = claim.durable ? call_handler(claim.task, claim.record, *claim.entry)
-                                  : HandlerOutcome::abort("Job stopped: the store failed");
-    claim.ended_at = now_utc();
-}
-
-void JobRun::end_claim(Claim& claim) {
-    const Index task = claim.task;
-    if (!claim.entry->is_async()) records_[task] = std::move(claim.record);
-    if (claim.deferred && !claim.started) {  // the job stopped before its turn came
-        --in_flight_;
-        end_unstarted(task, TaskStatus::aborted, stop_reason_);
-        graph_.finish(task, TaskGraph::Outcome::aborted, changes_);
-        apply(changes_);
-        check_end();
-        return;
-    }
-    if (claim.deferred) {
-        start_order_[task] = next_start_++;
-        if (settings_.observer)
-            events_.emplace_back(TaskEvent{records_[task].id, TaskStatus::started, claim.started_at, {}});
-    }
-    if (claim.outcome) finish_task(task, std::move(*claim.outcome), claim.ended_at);
 }
 
 void JobRun::complete(Index task, HandlerOutcome outcome) {
@@ -395,8 +328,9 @@ void JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
     set_status(task, TaskStatus::pending);
 }
 
-void JobRun::set_status(Index task, TaskStatus status, std::string reason, Timestamp at) {
+void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
     TaskRecord& record = records_[task];
+    const Timestamp at = now_utc();
     record.status = status;
     if (status == TaskStatus::started) {
         record.started_at = at;
@@ -443,7 +377,7 @@ bool JobRun::begin_task(Index task) {
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::finish_task(Index task, HandlerOutcome outcome, Timestamp ended_at) {
+void JobRun::finish_task(Index task, HandlerOutcome outcome) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
@@ -464,16 +398,16 @@ void JobRun::finish_task(Index task, HandlerOutcome outcome, Timestamp ended_at)
     TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
-            set_status(task, TaskStatus::succeeded, std::move(note), ended_at);
+            set_status(task, TaskStatus::succeeded, std::move(note));
             if (add_batch) add_children(task, outcome, changes);
             graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
             break;
         case HandlerOutcome::Kind::failed:
-            set_status(task, TaskStatus::failed, std::move(outcome.message), ended_at);
+            set_status(task, TaskStatus::failed, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::failed, changes);
             break;
         case HandlerOutcome::Kind::aborted:
-            set_status(task, TaskStatus::aborted, std::move(outcome.message), ended_at);
+            set_status(task, TaskStatus::aborted, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::aborted, changes);
             break;
     }
@@ -549,7 +483,6 @@ void JobRun::apply(TaskGraph::Changes& changes) {
 void JobRun::stop(StopCause cause, const std::string& reason) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
-    stop_reason_ = reason;
     stop_signal_due_ = true;
     ready_ = {};
     TaskGraph::Changes changes;

@@ -75,36 +75,15 @@ private:
     void add_record(TaskRecord record, const HandlerEntry* handler);
     void restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers);
     void flush();
-    void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
+    void set_status(Index task, TaskStatus status, std::string reason = {});
     void end_unstarted(Index task, TaskStatus status, std::string reason);
     bool begin_task(Index task);  // false if the store failed to record the start
-    void finish_task(Index task, HandlerOutcome outcome, Timestamp ended_at = now_utc());
+    void finish_task(Index task, HandlerOutcome outcome);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
     void apply(TaskGraph::Changes& changes);
     void stop(StopCause cause, const std::string& reason);
     void check_end();
-
-    // A task a worker took from the ready queue, with the record its handler reads.
-    struct Claim {
-        Index task = 0;
-        const HandlerEntry* entry = nullptr;
-        bool durable = true;    // its start was committed (always, without a store)
-        bool deferred = false;  // taken with others: its start is recorded when it runs
-        bool started = false;
-        Timestamp started_at{};
-        Timestamp ended_at{};
-        TaskRecord record;
-        std::optional<HandlerOutcome> outcome;  // nullopt for an asynchronous handler
-    };
-    static constexpr std::size_t most_claimed = 8;
-    static constexpr std::chrono::microseconds quick_handler{20};
-    // Under the lock.
-    std::size_t claim_count(bool quick) const;
-    void claim_tasks(std::size_t count, std::vector<Claim>& claims);
-    void end_claim(Claim& claim);
-    // Outside it.
-    void run_claim(Claim& claim);
 
     // Outside the lock.
     void worker_loop();
@@ -136,7 +115,6 @@ private:
     std::size_t idle_workers_ = 0;
     std::size_t succeeded_ = 0;
     StopCause stop_cause_ = StopCause::none;
-    std::string stop_reason_;       // what tasks that cannot start any more are aborted with
     bool stop_signal_due_ = false;  // request_stop must run outside the lock (callbacks may lock)
     bool done_ = false;
     std::vector<Index> unsaved_;  // records changed since the last flush to the store

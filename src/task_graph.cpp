@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace jobgraph {
@@ -111,7 +111,7 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) c
     }
 }
 
-TaskGraph::Claim TaskGraph::claim_id(std::string id, Index parent, Index position) {
+TaskGraph::Claim TaskGraph::claim_id(std::string& id, Index parent, Index position) {
     const auto index = static_cast<Index>(ids_.size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
@@ -131,6 +131,7 @@ TaskGraph::Claim TaskGraph::claim_id(std::string id, Index parent, Index positio
     // One hash operation: the insert itself tells whether the id was taken.
     const std::string& stored = ids_.emplace_back(std::move(id));
     if (!index_of_.try_emplace(stored, index).second) {
+        id = std::move(ids_.back());
         ids_.pop_back();
         return Claim::taken;
     }
@@ -153,8 +154,8 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
 
 TaskGraph::Index TaskGraph::add_node(std::string id, Index parent, Index position, int depth) {
     const auto index = static_cast<Index>(size());
-    const Claim claim = claim_id(std::move(id), parent, position);
-    assert(claim != Claim::taken && "batches are checked for taken ids before they are added");
+    const Claim claim = claim_id(id, parent, position);
+    if (claim == Claim::taken) throw std::invalid_argument(fmt::format("Task id {} is taken already", id));
     Node node;
     node.parent = parent;
     node.depth = depth;
@@ -182,7 +183,8 @@ void TaskGraph::reserve(std::size_t tasks, std::size_t waits) {
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
     const auto index = static_cast<Index>(size());
-    const Claim claim = claim_id(id, no_parent, index);
+    std::string own_id = id;
+    const Claim claim = claim_id(own_id, no_parent, index);
     if (claim == Claim::taken) return std::nullopt;
     Node node;
     node.generated_id = claim == Claim::generated;
@@ -304,7 +306,9 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
     const int depth = (*graph_)[parent].depth + 1;
-    assert((*graph_)[parent].child_count == 0 && "a task adds one batch of children");
+    if ((*graph_)[parent].child_count > 0) {
+        throw std::invalid_argument(fmt::format("Task {} has added its children already", ids_[parent]));
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // the ids stay in ids_
     }

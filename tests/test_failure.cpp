@@ -66,7 +66,7 @@ TEST_CASE("abortOnFailure true: after the first failure nothing more starts", "[
     CHECK(ids_of(result) == std::vector<std::string>{"bad", "later", "dependent"});
 }
 
-TEST_CASE("abortOnFailure true: quick tasks taken together with the failing one never start", "[failure]") {
+TEST_CASE("abortOnFailure true: with one worker, no task after the failing one starts", "[failure]") {
     const auto registry = basic_registry();
     std::vector<TaskSpec> tasks;
     for (int i = 0; i < 20; ++i) tasks.push_back(i == 3 ? task("t", "fail") : task("t", "echo"));

@@ -71,8 +71,7 @@ TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[schedu
     CHECK(result.tasks.back().id == "19999");
 }
 
-TEST_CASE("Quick tasks taken several at a time record each start when their handler runs", "[scheduling]") {
-    // With quick handlers and more ready tasks than workers, a worker takes a few at once.
+TEST_CASE("One worker starts ready tasks in creation order, each once the one before ended", "[scheduling]") {
     const auto registry = basic_registry();
     std::vector<TaskSpec> tasks;
     for (int i = 0; i < 64; ++i) tasks.push_back(task("t", "echo", {{"i", i}}));

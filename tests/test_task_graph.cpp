@@ -234,3 +234,17 @@ TEST_CASE("Generated child ids are found through the tree, explicit ones through
     CHECK(graph.find("2-0-0") == Index{9});
     CHECK(graph.id(9) == "2-0-0");
 }
+
+TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"0", {}}, {"x", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    CHECK_THROWS_WITH(graph.add_children(0, {{"x", {}}}, changes), "Task id x is taken already");
+    CHECK(graph.size() == 2);
+    graph.add_children(0, {{"0-0", {}}}, changes);
+    CHECK_THROWS_WITH(graph.add_children(0, {{"0-1", {}}}, changes), "Task 0 has added its children already");
+    CHECK(graph.size() == 3);
+    CHECK(graph.find("0-1") == std::nullopt);
+}

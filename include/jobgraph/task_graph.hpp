@@ -102,7 +102,8 @@ public:
     /// of the whole graph. Requires unique ids and known dependencies.
     std::optional<std::string> cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const;
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
-    /// new tasks are ready, aborted or planned already. Returns the first new index.
+    /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
+    /// one batch; a second one, or an id taken already, throws std::invalid_argument.
     Index add_children(Index parent, std::vector<NewTask> batch, Changes& changes);
 
     // --- readiness -----------------------------------------------------------------------
@@ -151,7 +152,7 @@ private:
     using Vertex = Graph::vertex_descriptor;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    Claim claim_id(std::string id, Index parent, Index position);
+    Claim claim_id(std::string& id, Index parent, Index position);  // moves from id if claimed
     std::optional<Index> find_generated(std::string_view id) const;
     Index add_node(std::string id, Index parent, Index position, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
