@@ -65,12 +65,13 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
 }
 
 void JobRun::reserve_records(std::size_t initial) {
-    // maxTasks bounds the number of records. Reserving room for it up front, up to 65,536 tasks
-    // (about 30 MB of address space, touched only as tasks are added), spares the job's lock
-    // from moving every record and vertex each time spawned tasks outgrow the arrays.
-    constexpr std::int64_t most_reserved = std::int64_t{1} << 16;
-    const auto expected = static_cast<std::size_t>(std::min(limits_.max_tasks, most_reserved));
-    const std::size_t capacity = std::max(initial, expected);
+    // maxTasks bounds the number of records. Reserving room for the tasks the job may still
+    // spawn, up to 262,144 of them (about 120 MB of address space, touched only as tasks are
+    // added), spares the job's lock from moving every record and vertex each time spawned tasks
+    // outgrow the arrays.
+    constexpr std::size_t most_spawned = std::size_t{1} << 18;
+    const auto max_tasks = static_cast<std::size_t>(limits_.max_tasks);
+    const std::size_t capacity = initial + std::min(max_tasks - std::min(max_tasks, initial), most_spawned);
     records_.reserve(capacity);
     handlers_.reserve(capacity);
     start_order_.reserve(capacity);
