@@ -73,6 +73,7 @@ void JobRun::reserve_records(std::size_t initial) {
     const auto max_tasks = static_cast<std::size_t>(limits_.max_tasks);
     const std::size_t capacity = initial + std::min(max_tasks - std::min(max_tasks, initial), most_spawned);
     records_.reserve(capacity);
+    records_stay_put_ = capacity >= max_tasks;
     handlers_.reserve(capacity);
     start_order_.reserve(capacity);
     // Every spawned task adds at least its parent's wait for it.
@@ -225,11 +226,14 @@ void JobRun::worker_loop() {
         ready_.pop();
         const bool durable = begin_task(task);
         const HandlerEntry& entry = *handlers_[task];
-        // Records move when spawned tasks are added, so the handler gets a record of its own. A
-        // synchronous one borrows its task's record until it returns: nothing else reads the
-        // record of a running task. An asynchronous one gets a copy: its completion may end the
-        // task, and write the record, before the call returns.
-        TaskRecord record = entry.is_async() ? records_[task] : std::move(records_[task]);
+        // While the array has room for every task the job may have, it never moves and the
+        // handler reads its task's record in place. Otherwise adding spawned tasks may move it:
+        // a synchronous handler borrows its record until it returns (nothing else reads the
+        // record of a running task), and an asynchronous one gets a copy, as its completion may
+        // write the record before the call returns.
+        std::optional<TaskRecord> own;
+        if (!records_stay_put_) own = entry.is_async() ? records_[task] : std::move(records_[task]);
+        const TaskRecord& record = own ? *own : records_[task];
         // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
         if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
         if (!events_.empty()) {
@@ -244,7 +248,7 @@ void JobRun::worker_loop() {
             durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
-        if (!entry.is_async()) records_[task] = std::move(record);
+        if (own && !entry.is_async()) records_[task] = std::move(*own);
         if (outcome) finish_task(task, std::move(*outcome));
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);

@@ -104,7 +104,8 @@ private:
     std::condition_variable work_ready_;
     std::condition_variable job_done_;
     TaskGraph graph_;
-    std::vector<TaskRecord> records_;  // by index; a running synchronous task's is lent to its worker
+    std::vector<TaskRecord> records_;  // by index
+    bool records_stay_put_ = false;    // records_ has room for maxTasks records: it never moves
     std::vector<const HandlerEntry*> handlers_;
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;

@@ -203,3 +203,40 @@ TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][contex
                                         {"attempt", 1},
                                         {"maxTasks", 1000}});
 }
+
+TEST_CASE("Handlers see their own task whether the records can move or not", "[spawn]") {
+    // A binary tree spawned at run time, with synchronous and asynchronous handlers that check
+    // what their context shows. With maxTasks within what a run reserves the records stay put;
+    // beyond it (10,000,000) each handler works on a record of its own while others are added.
+    HandlerRegistry registry;
+    auto split = [](const TaskContext& ctx) {
+        const auto k = ctx.input().at("k").get<std::int64_t>();
+        json children = json::array();
+        if (ctx.depth() < 6) {
+            const std::string command = k % 2 == 0 ? "async" : "sync";
+            children.push_back(child("tree", command, {{"k", 2 * k + 1}}));
+            children.push_back(child("tree", command, {{"k", 2 * k + 2}}));
+        }
+        return json{{"childTasks", std::move(children)}, {"output", {{"k", k}, {"id", ctx.id()}}}};
+    };
+    registry.add("tree", "sync", split);
+    registry.add_async("tree", "async", [split](TaskContext& ctx, Completion done) {
+        json result = split(ctx);
+        std::thread([done, result = std::move(result)]() mutable { done.succeed(std::move(result)); }).detach();
+    });
+    for (const std::int64_t max_tasks : {std::int64_t{127}, std::int64_t{10'000'000}}) {
+        for (int round = 0; round < 10; ++round) {
+            INFO("maxTasks " << max_tasks << ", round " << round);
+            JobSpec spec = job({task("tree", "sync", {{"k", 0}})});
+            spec.limits.max_tasks = max_tasks;
+            const auto result = run(registry, spec, 4);
+            REQUIRE(result.status == JobStatus::succeeded);
+            REQUIRE(result.tasks.size() == 127);
+            for (const TaskRecord& record : result.tasks) {
+                CHECK(record.output.at("id") == record.id);
+                CHECK(record.output.at("k") == record.input.at("k"));
+                CHECK(record.attempts == 1);
+            }
+        }
+    }
+}
