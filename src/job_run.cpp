@@ -76,8 +76,7 @@ void JobRun::reserve_records(std::size_t initial) {
     records_stay_put_ = capacity >= max_tasks;
     handlers_.reserve(capacity);
     start_order_.reserve(capacity);
-    // Every spawned task adds at least its parent's wait for it.
-    graph_.reserve(capacity, graph_.wait_count() + (capacity - std::min(capacity, graph_.size())));
+    graph_.reserve(capacity);
 }
 
 void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {

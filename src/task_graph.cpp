@@ -111,28 +111,54 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) c
     }
 }
 
+bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
+    // "3-0-2" for task T: T is child 2 of a task that "3-0" spells, and so on up to root 3. No
+    // string is built.
+    for (;;) {
+        const Node& node = (*graph_)[task];
+        if (!node.generated_id) return false;
+        if (node.parent == no_parent) return decimal_value(id) == task;
+        const std::size_t dash = id.rfind('-');
+        if (dash == std::string_view::npos) return false;
+        if (decimal_value(id.substr(dash + 1)) != task - (*graph_)[node.parent].first_child) return false;
+        id = id.substr(0, dash);
+        task = node.parent;
+    }
+}
+
+std::string TaskGraph::id(Index task) const {
+    if (!(*graph_)[task].generated_id) return explicit_ids_[(*graph_)[task].explicit_id];
+    std::vector<Index> positions;  // from the task up to its root
+    for (; (*graph_)[task].parent != no_parent; task = (*graph_)[task].parent) {
+        positions.push_back(task - (*graph_)[(*graph_)[task].parent].first_child);
+    }
+    std::string spelled = std::to_string(task);
+    for (auto it = positions.rbegin(); it != positions.rend(); ++it)
+        fmt::format_to(std::back_inserter(spelled), "-{}", *it);
+    return spelled;
+}
+
 TaskGraph::Claim TaskGraph::claim_id(std::string& id, Index parent, Index position) {
-    const auto index = static_cast<Index>(ids_.size());
+    const auto index = static_cast<Index>(size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
-        if (!(*graph_)[parent].generated_id) return false;  // find_generated could not walk to it
-        const std::string& parent_id = ids_[parent];
-        return id.size() > parent_id.size() + 1 && id.starts_with(parent_id) && id[parent_id.size()] == '-' &&
-               decimal_value(std::string_view(id).substr(parent_id.size() + 1)) == position;
+        const std::string_view text = id;
+        const std::size_t dash = text.rfind('-');
+        return dash != std::string_view::npos && decimal_value(text.substr(dash + 1)) == position &&
+               spells_generated_id(text.substr(0, dash), parent);
     }();
     if (generated) {
         // Another generated id is never the same string; an explicit one may be.
         if (generated_shaped_keys_ > 0 && index_of_.contains(id)) return Claim::taken;
-        ids_.push_back(std::move(id));
         return Claim::generated;
     }
     const bool shaped = generated_shape(id);
     if (shaped && find_generated(id)) return Claim::taken;
     // One hash operation: the insert itself tells whether the id was taken.
-    const std::string& stored = ids_.emplace_back(std::move(id));
+    const std::string& stored = explicit_ids_.emplace_back(std::move(id));
     if (!index_of_.try_emplace(stored, index).second) {
-        id = std::move(ids_.back());
-        ids_.pop_back();
+        id = std::move(explicit_ids_.back());
+        explicit_ids_.pop_back();
         return Claim::taken;
     }
     if (shaped) ++generated_shaped_keys_;
@@ -160,13 +186,15 @@ TaskGraph::Index TaskGraph::add_node(std::string id, Index parent, Index positio
     node.parent = parent;
     node.depth = depth;
     node.generated_id = claim == Claim::generated;
+    if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
     boost::add_vertex(node, *graph_);
     ++unsettled_;
     return index;
 }
 
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
-    boost::add_edge(waiter, target, kind, *graph_);
+    boost::add_edge(target, waiter, *graph_);
+    ++wait_count_;
     if (kind == Wait::child) {
         ++(*graph_)[waiter].children_unsettled;
     } else if (!is_settled(target)) {
@@ -174,11 +202,38 @@ void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     }
 }
 
-void TaskGraph::reserve(std::size_t tasks, std::size_t waits) {
-    // Boost has no reserve() for vector-based vertex and edge sets; its vectors are the public
-    // members m_vertices and m_edges.
+TaskGraph::Wait TaskGraph::kind_of(Index target, Index waiter) const {
+    // A task never depends on its own child, and an order wait never doubles a join.
+    if ((*graph_)[target].parent == waiter) return Wait::child;
+    if ((*graph_)[waiter].waits_in_order && target + 1 == waiter) return Wait::order;
+    return Wait::join;
+}
+
+void TaskGraph::add_dependency(Index waiter, Index target) {
+    Node& node = (*graph_)[waiter];
+    if (node.waits_in_order && target + 1 == waiter) {
+        node.waits_in_order = false;  // its order wait becomes this join, the stronger wait
+        return;
+    }
+    add_wait(waiter, target, Wait::join);
+}
+
+void TaskGraph::add_sequence(Index waiter, Index previous) {
+    if (previous + 1 != waiter) {
+        throw std::invalid_argument(
+            fmt::format("Task {} cannot wait in order for task {}: not the one before it", id(waiter), id(previous)));
+    }
+    // A join on the previous task already asks more than an order wait would.
+    const auto [first, last] = boost::out_edges(previous, *graph_);
+    if (std::any_of(first, last, [&](const auto e) { return boost::target(e, *graph_) == waiter; })) return;
+    (*graph_)[waiter].waits_in_order = true;
+    add_wait(waiter, previous, Wait::order);
+}
+
+void TaskGraph::reserve(std::size_t tasks) {
+    // Boost has no reserve() for a vector-based vertex set; its vector is the public member
+    // m_vertices.
     graph_->m_vertices.reserve(tasks);
-    graph_->m_edges.reserve(waits);
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
@@ -188,6 +243,7 @@ std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
     if (claim == Claim::taken) return std::nullopt;
     Node node;
     node.generated_id = claim == Claim::generated;
+    if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
     boost::add_vertex(node, *graph_);
     ++unsettled_;
     return index;
@@ -209,9 +265,10 @@ void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
 }
 
 std::optional<std::string> TaskGraph::find_any_cycle() const {
+    // The search follows edges from a task to its waiters; reversed, the path reads as waits.
     const auto path = find_cycle_in(*graph_);
     if (!path) return std::nullopt;
-    return format_path(std::vector<Index>(path->begin(), path->end()));
+    return format_path(std::vector<Index>(path->rbegin(), path->rend()));
 }
 
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch) const {
@@ -271,33 +328,28 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 
     // 2. A cycle through the existing graph. The parent will wait for every child, so a child
     // that waits for an existing task D closes a cycle exactly when D already waits, directly or
-    // not, for the parent. Walk forward from each such D; settled tasks wait for nothing
-    // unsettled, so the walk stops at them and never leaves the unsettled part D can reach.
+    // not, for the parent. One walk from the parent to its waiters, their waiters and so on finds
+    // every such D. A settled task waits for nothing, so it neither counts nor leads anywhere.
     std::unordered_map<Vertex, boost::default_color_type> colors;
-    auto color_map = boost::make_assoc_property_map(colors);
-    std::unordered_map<Vertex, Vertex> tree_parent;
-    std::optional<std::pair<Vertex, Vertex>> unused_back;
-    bool found = false;
-    auto stop_at = [&](Vertex v, const Graph&) {
-        if (v == parent) found = true;
-        return found || (*graph_)[v].phase == Phase::settled;
-    };
+    std::unordered_map<Vertex, Vertex> waits_for;  // the walk's tree: a waiter -> what it waits for
+    bool walked = false;
     for (const auto& child : batch) {
         for (const auto& dep : child.depends_on) {
             if (position.contains(dep)) continue;
             const Index target = *find(dep);
             if (target == parent || is_ancestor(target, parent) || is_settled(target)) continue;
-            if (colors.contains(target)) continue;  // already walked from an earlier dependency
-            boost::depth_first_visit(*graph_, target,
-                                     CycleRecorder<Graph, std::unordered_map<Vertex, Vertex>>(tree_parent, unused_back),
-                                     color_map, stop_at);
-            if (!found) continue;
-            std::vector<std::string_view> names{child.id};
-            std::vector<Index> walk{parent};
-            while (walk.back() != target) walk.push_back(static_cast<Index>(tree_parent.at(walk.back())));
-            for (auto it = walk.rbegin(); it != walk.rend(); ++it) names.push_back(ids_[*it]);
-            names.push_back(child.id);
-            return fmt::format("{}", fmt::join(names, " -> "));
+            if (!walked) {
+                std::optional<std::pair<Vertex, Vertex>> unused_back;
+                auto settled = [this](Vertex v, const Graph&) { return (*graph_)[v].phase == Phase::settled; };
+                boost::depth_first_visit(
+                    *graph_, parent, CycleRecorder<Graph, std::unordered_map<Vertex, Vertex>>(waits_for, unused_back),
+                    boost::make_assoc_property_map(colors), settled);
+                walked = true;
+            }
+            if (!waits_for.contains(target)) continue;
+            std::vector<Index> path{static_cast<Index>(target)};
+            while (path.back() != parent) path.push_back(static_cast<Index>(waits_for.at(path.back())));
+            return fmt::format("{} -> {} -> {}", child.id, format_path(path), child.id);
         }
     }
     return std::nullopt;
@@ -307,10 +359,10 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batc
     const auto first = static_cast<Index>(size());
     const int depth = (*graph_)[parent].depth + 1;
     if ((*graph_)[parent].child_count > 0) {
-        throw std::invalid_argument(fmt::format("Task {} has added its children already", ids_[parent]));
+        throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // the ids stay in ids_
+        add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // explicit ids stay
     }
     (*graph_)[parent].first_child = first;
     (*graph_)[parent].child_count = static_cast<std::uint32_t>(batch.size());
@@ -348,17 +400,20 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batc
 
 std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> TaskGraph::edges() const {
     std::vector<std::tuple<Index, Index, Wait>> all;
-    for (const auto e : boost::make_iterator_range(boost::edges(*graph_))) {
-        all.emplace_back(static_cast<Index>(boost::source(e, *graph_)), static_cast<Index>(boost::target(e, *graph_)),
-                         (*graph_)[e]);
+    all.reserve(wait_count_);
+    for (Index target = 0; target < size(); ++target) {
+        for (const auto e : boost::make_iterator_range(boost::out_edges(target, *graph_))) {
+            const auto waiter = static_cast<Index>(boost::target(e, *graph_));
+            all.emplace_back(waiter, target, kind_of(target, waiter));
+        }
     }
     return all;
 }
 
 std::string TaskGraph::format_path(const std::vector<Index>& path) const {
-    std::vector<std::string_view> names;
+    std::vector<std::string> names;
     names.reserve(path.size());
-    for (const Index v : path) names.push_back(ids_[v]);
+    for (const Index v : path) names.push_back(id(v));
     return fmt::format("{}", fmt::join(names, " -> "));
 }
 
@@ -454,8 +509,9 @@ void TaskGraph::settle(Changes& changes) {
         (*graph_)[task].phase = Phase::settled;
         --unsettled_;
         const Health health = (*graph_)[task].subtree;
-        for (const auto e : boost::make_iterator_range(boost::in_edges(task, *graph_))) {
-            release_waiter(static_cast<Index>(boost::source(e, *graph_)), task, (*graph_)[e], health, changes);
+        for (const auto e : boost::make_iterator_range(boost::out_edges(task, *graph_))) {
+            const auto waiter = static_cast<Index>(boost::target(e, *graph_));
+            release_waiter(waiter, task, kind_of(task, waiter), health, changes);
         }
     }
 }

@@ -53,9 +53,7 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         if (ids[i].empty()) problems.push_back(fmt::format("tasks[{}]: id must not be empty", i));
     }
     TaskGraph graph;
-    std::size_t waits = spec.mode == Mode::sequential ? count : 0;
-    for (const TaskSpec& task : spec.tasks) waits += task.depends_on.size();
-    graph.reserve(count, waits);
+    graph.reserve(count);
     std::vector<std::optional<TaskGraph::Index>> node(count);
     std::vector<std::size_t> position_of;  // graph index -> position in the spec
     position_of.reserve(count);

@@ -1,6 +1,9 @@
 // The TaskGraph on its own: waits, settling, join semantics and incremental cycle checks.
 #include "helpers.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 using namespace jobgraph;
 using Index = TaskGraph::Index;
 using NewTask = TaskGraph::NewTask;
@@ -82,6 +85,43 @@ TEST_CASE("Sequential order waits for settling, whatever the outcome", "[graph]"
     CHECK(names(graph, changes.ready) == std::vector<std::string>{"a"});
     CHECK(names(graph, run_task(graph, "a", Outcome::failed).ready) == std::vector<std::string>{"b"});
     CHECK(names(graph, run_task(graph, "b").ready) == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("Each wait reads back with its kind; an order wait on a joined task adds nothing", "[graph]") {
+    using Wait = TaskGraph::Wait;
+    using Edge = std::tuple<Index, Index, Wait>;
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {}}}, true);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    graph.add_children(0, {{"a-0", {}}}, changes);
+    auto edges = graph.edges();
+    std::sort(edges.begin(), edges.end());
+    // (waiter, target, kind): b joins a (its order wait on a adds nothing), c waits in order
+    // for b, a waits for its child.
+    CHECK(edges == std::vector<Edge>{{0, 3, Wait::child}, {1, 0, Wait::join}, {2, 1, Wait::order}});
+    CHECK(graph.wait_count() == 3);
+
+    // The same whichever is declared first: the join replaces the order wait.
+    TaskGraph reversed;
+    reversed.add_root("a");
+    reversed.add_root("b");
+    reversed.add_sequence(1, 0);
+    reversed.add_dependency(1, 0);
+    CHECK(reversed.edges() == std::vector<Edge>{{1, 0, Wait::join}});
+    CHECK_THROWS_WITH(reversed.add_sequence(0, 1), "Task a cannot wait in order for task b: not the one before it");
+}
+
+TEST_CASE("A joined task that fails aborts its sequential successor", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {}}}, true);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    changes = run_task(graph, "a", Outcome::failed);
+    REQUIRE(changes.aborted.size() == 1);
+    CHECK(graph.id(changes.aborted[0].first) == "b");
+    CHECK(names(graph, changes.ready) == std::vector<std::string>{"c"});  // b settled, aborted
 }
 
 TEST_CASE("A dependency on one's own ancestor adds no wait", "[graph]") {
@@ -232,7 +272,9 @@ TEST_CASE("Generated child ids are found through the tree, explicit ones through
     graph.mark_started(7);
     graph.add_children(7, {{"2-0-0", {}}}, changes);
     CHECK(graph.find("2-0-0") == Index{9});
-    CHECK(graph.id(9) == "2-0-0");
+    // Generated ids are spelled from the tree, explicit ones read back as given.
+    CHECK(names(graph, {0, 1, 3, 4, 5, 6, 7, 9}) ==
+          std::vector<std::string>{"0", "1-0", "0-0", "x", "0-7", "0-3", "2-0", "2-0-0"});
 }
 
 TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {

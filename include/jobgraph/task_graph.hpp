@@ -3,11 +3,14 @@
 /// @brief The job's structure on Boost.Graph: tasks, the waits between them, readiness and
 /// incremental cycle checking (behaviour.md sections 4 and 5).
 ///
-/// An edge u -> v means "u waits for v to settle". Three kinds exist: a declared dependency
-/// (join: u may start once v and all of v's descendants succeeded), a sequential-mode order
-/// (u may start once v settled, whatever its outcome) and a child edge (parent u settles only
-/// after child v settled). A dependency on one's own ancestor adds no edge. The graph is a DAG
-/// at all times; batches that would close a cycle are refused before anything is added.
+/// A wait "u waits for v to settle" is stored as the Boost edge v -> u: a task's out-edges are
+/// the tasks its settling releases, which is the walk the hot path makes. Three kinds exist: a
+/// declared dependency (join: u may start once v and all of v's descendants succeeded), a
+/// sequential-mode order (u may start once v settled, whatever its outcome) and a child edge
+/// (parent u settles only after child v settled). The kind is not stored on the edge: a child
+/// edge runs from a task to its parent, and an order wait is a flag of its waiter. A dependency
+/// on one's own ancestor adds no edge. The graph is a DAG at all times; batches that would close
+/// a cycle are refused before anything is added.
 /// Not thread-safe: the orchestrator guards it with its lock.
 
 #include <boost/graph/adjacency_list.hpp>
@@ -56,7 +59,7 @@ public:
     };
 
     TaskGraph() = default;
-    // index_of_ views the strings in ids_: moving keeps them valid, copying would not.
+    // index_of_ views the strings in explicit_ids_: moving keeps them valid, copying would not.
     TaskGraph(TaskGraph&&) = default;
     TaskGraph& operator=(TaskGraph&&) = default;
     TaskGraph(const TaskGraph&) = delete;
@@ -65,27 +68,29 @@ public:
     // --- structure -----------------------------------------------------------------------
 
     /// @brief Number of tasks.
-    std::size_t size() const noexcept { return ids_.size(); }
+    std::size_t size() const noexcept { return boost::num_vertices(*graph_); }
     /// @brief The index of the task with this id.
     std::optional<Index> find(std::string_view id) const;
-    const std::string& id(Index task) const { return ids_[task]; }
+    /// @brief The task's id; a generated one is spelled out from the tree (see explicit_ids_).
+    std::string id(Index task) const;
     /// @brief The parent's index; nullopt for a root.
     std::optional<Index> parent(Index task) const;
     int depth(Index task) const { return (*graph_)[task].depth; }
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
-    /// @brief Makes room for @p tasks tasks and @p waits edges in all, so that adding up to
-    /// that many moves no existing vertex or edge.
-    void reserve(std::size_t tasks, std::size_t waits);
+    /// @brief Makes room for @p tasks tasks in all, so that adding up to that many moves no
+    /// existing vertex.
+    void reserve(std::size_t tasks);
     /// @brief Number of edges (waits) of every kind.
-    std::size_t wait_count() const noexcept { return boost::num_edges(*graph_); }
+    std::size_t wait_count() const noexcept { return wait_count_; }
     /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
     std::optional<Index> add_root(const std::string& id);
     /// @brief Initial task @p waiter depends on @p target (a join wait).
-    void add_dependency(Index waiter, Index target) { add_wait(waiter, target, Wait::join); }
-    /// @brief Sequential mode: root @p waiter waits for root @p previous to settle.
-    void add_sequence(Index waiter, Index previous) { add_wait(waiter, previous, Wait::order); }
+    void add_dependency(Index waiter, Index target);
+    /// @brief Sequential mode: root @p waiter waits for @p previous, the root added just before
+    /// it, to settle. A join on @p previous, declared before or after, makes this wait redundant.
+    void add_sequence(Index waiter, Index previous);
     /// @brief Adds the initial tasks with the three calls above. Unknown dependencies and
     /// repeated ids are skipped; in sequential mode each root waits for the one before it.
     void add_roots(const std::vector<NewTask>& roots, bool sequential);
@@ -98,8 +103,9 @@ public:
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
     std::vector<std::pair<std::string, std::string>> missing_dependencies(const std::vector<NewTask>& batch) const;
     /// @brief The cycle that adding @p batch under @p parent would close, as "a -> b -> a", or
-    /// nullopt. Costs what the batch's new edges can reach among unsettled tasks, never a walk
-    /// of the whole graph. Requires unique ids and known dependencies.
+    /// nullopt. Costs at most a walk of the unsettled tasks that wait, directly or not, for
+    /// @p parent, and only when a child depends on an unsettled task outside its own line; never
+    /// a walk of the whole graph. Requires unique ids and known dependencies.
     std::optional<std::string> cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const;
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
@@ -137,25 +143,28 @@ private:
         int depth = 0;
         std::uint32_t waits_left = 0;          // unmet waits before it may start
         std::uint32_t children_unsettled = 0;  // it settles when this is 0 and it finished
+        Index first_child = 0;                 // its batch of children, added together, is
+        std::uint32_t child_count = 0;         // first_child .. first_child + child_count - 1
+        std::uint32_t explicit_id = 0;         // its slot in explicit_ids_ unless generated_id
         Phase phase = Phase::waiting;
-        Health inherited = Health::ok;  // worst health among its settled join targets
-        Health subtree = Health::ok;    // its own and its settled children's, worst first
-        bool generated_id = false;      // its id is the one the orchestrator gives (see ids_)
-        Index first_child = 0;          // its batch of children, added together, is
-        std::uint32_t child_count = 0;  // first_child .. first_child + child_count - 1
+        Health inherited = Health::ok;    // worst health among its settled join targets
+        Health subtree = Health::ok;      // its own and its settled children's, worst first
+        bool generated_id : 1 = false;    // its id is the one the orchestrator gives
+        bool waits_in_order : 1 = false;  // its wait on the task before it is an order wait
     };
 
-    // Edges are never removed, so the whole-graph edge list can be a vector (Boost's default, a
-    // list, costs one allocation per edge).
-    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, Wait, boost::no_property,
-                                        boost::vecS>;
+    // directedS keeps one vector of out-edges per task and no edge list: a wait costs 8 bytes
+    // where bidirectionalS with a kind property cost 56 (edge list, out- and in-edge entries).
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, Node>;
     using Vertex = Graph::vertex_descriptor;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    Claim claim_id(std::string& id, Index parent, Index position);  // moves from id if claimed
+    Claim claim_id(std::string& id, Index parent, Index position);  // keeps (moves) an explicit id
     std::optional<Index> find_generated(std::string_view id) const;
+    bool spells_generated_id(std::string_view id, Index task) const;
     Index add_node(std::string id, Index parent, Index position, int depth);
     void add_wait(Index waiter, Index target, Wait kind);
+    Wait kind_of(Index target, Index waiter) const;
     static Health health_of(Outcome outcome) noexcept;
     void end_unstarted(Index task, Health health);
     void on_waits_met(Index task, Changes& changes);
@@ -167,15 +176,16 @@ private:
     // TaskGraph would otherwise copy every vertex and edge.
     std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
-    // Every id, by index; a deque so that the strings never move and index_of_ can view them.
-    std::deque<std::string> ids_;
-    // The index of each task with an explicit id. Generated ids (a root's position "3", a
-    // child's "<parent id>-<position>" such as "3-0-2") have no entry: find() walks them down
-    // the tree instead, which spares large jobs a hash insert per task and a look-up per
-    // dependency or spawned child.
-    std::unordered_map<std::string_view, Index> index_of_;
-    std::size_t generated_shaped_keys_ = 0;  // keys of index_of_ shaped like generated ids
+    // Explicit ids only, by slot; a deque so that the strings never move and index_of_ can view
+    // them. Generated ids (a root's position "3", a child's "<parent id>-<position>" such as
+    // "3-0-2") are not stored at all: find() walks them down the tree and id() spells them out,
+    // which spares large jobs a string and a hash insert per task and a look-up per dependency
+    // or spawned child.
+    std::deque<std::string> explicit_ids_;
+    std::unordered_map<std::string_view, Index> index_of_;  // explicit id -> task
+    std::size_t generated_shaped_keys_ = 0;                 // keys of index_of_ shaped like generated ids
     std::size_t unsettled_ = 0;
+    std::size_t wait_count_ = 0;
 };
 
 }  // namespace jobgraph
