@@ -542,12 +542,16 @@ JobResult JobRun::build_result() {
     result.started_at = started_at_;
     result.completed_at = now_utc();
 
+    // The run is over (done_ keeps late completions and output look-ups away): the structure
+    // goes before the sort allocates, so the job's peak memory is the run's own.
+    graph_ = TaskGraph{};
+    handlers_ = {};
+
     // By start time, never-started last, then creation order. Within this run the start
     // sequence is exact where the clock's microseconds tie; tasks started by an earlier,
     // interrupted run have none (0). The keys sit in one array: sorting compares no records.
     struct StartKey {
-        bool never_started;
-        Timestamp at;
+        Timestamp at;  // Timestamp::max() for a task that never started
         std::uint64_t sequence;
         Index task;
         auto operator<=>(const StartKey&) const = default;
@@ -555,9 +559,9 @@ JobResult JobRun::build_result() {
     std::vector<StartKey> keys;
     keys.reserve(records_.size());
     for (Index task = 0; task < records_.size(); ++task) {
-        const auto& started = records_[task].started_at;
-        keys.push_back({!started.has_value(), started.value_or(Timestamp{}), start_order_[task], task});
+        keys.push_back({records_[task].started_at.value_or(Timestamp::max()), start_order_[task], task});
     }
+    start_order_ = {};
     std::sort(keys.begin(), keys.end());
     // Reorder the records in place, one cycle of the permutation at a time, and hand the
     // whole array over: no second copy of the records exists at any point.
