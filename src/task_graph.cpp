@@ -1,5 +1,8 @@
 #include "jobgraph/task_graph.hpp"
 
+// First: Boost's algorithms find the adaptor's functions only if they are declared before them.
+#include <boost/graph/vector_as_graph.hpp>
+
 #include <boost/graph/depth_first_search.hpp>
 #include <boost/property_map/property_map.hpp>
 
@@ -24,9 +27,10 @@ public:
     CycleRecorder(ParentMap& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
         : tree_parent_(&tree_parent), back_(&back) {}
 
-    void tree_edge(Edge e, const Graph& g) const { (*tree_parent_)[boost::target(e, g)] = boost::source(e, g); }
+    // source() and target() unqualified: the adaptor's edges are std::pairs, found by ADL.
+    void tree_edge(Edge e, const Graph& g) const { (*tree_parent_)[target(e, g)] = source(e, g); }
     void back_edge(Edge e, const Graph& g) const {
-        if (!*back_) *back_ = std::make_pair(boost::source(e, g), boost::target(e, g));
+        if (!*back_) *back_ = std::make_pair(source(e, g), target(e, g));
     }
 
 private:
@@ -98,14 +102,14 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) c
         const auto number = decimal_value(id.substr(start, end - start));
         if (!number) return std::nullopt;
         if (!task) {
-            if (*number >= size() || (*graph_)[*number].parent != no_parent) return std::nullopt;
+            if (*number >= size() || nodes_[*number].parent != no_parent) return std::nullopt;
             task = *number;
         } else {
-            const Node& node = (*graph_)[*task];
+            const Node& node = nodes_[*task];
             if (*number >= node.child_count) return std::nullopt;
             task = node.first_child + *number;
         }
-        if (!(*graph_)[*task].generated_id) return std::nullopt;
+        if (!nodes_[*task].generated_id) return std::nullopt;
         if (end == id.size()) return task;
         start = end + 1;
     }
@@ -115,22 +119,22 @@ bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
     // "3-0-2" for task T: T is child 2 of a task that "3-0" spells, and so on up to root 3. No
     // string is built.
     for (;;) {
-        const Node& node = (*graph_)[task];
+        const Node& node = nodes_[task];
         if (!node.generated_id) return false;
         if (node.parent == no_parent) return decimal_value(id) == task;
         const std::size_t dash = id.rfind('-');
         if (dash == std::string_view::npos) return false;
-        if (decimal_value(id.substr(dash + 1)) != task - (*graph_)[node.parent].first_child) return false;
+        if (decimal_value(id.substr(dash + 1)) != task - nodes_[node.parent].first_child) return false;
         id = id.substr(0, dash);
         task = node.parent;
     }
 }
 
 std::string TaskGraph::id(Index task) const {
-    if (!(*graph_)[task].generated_id) return explicit_ids_[(*graph_)[task].explicit_id];
+    if (!nodes_[task].generated_id) return explicit_ids_[nodes_[task].explicit_id];
     std::vector<Index> positions;  // from the task up to its root
-    for (; (*graph_)[task].parent != no_parent; task = (*graph_)[task].parent) {
-        positions.push_back(task - (*graph_)[(*graph_)[task].parent].first_child);
+    for (; nodes_[task].parent != no_parent; task = nodes_[task].parent) {
+        positions.push_back(task - nodes_[nodes_[task].parent].first_child);
     }
     std::string spelled = std::to_string(task);
     for (auto it = positions.rbegin(); it != positions.rend(); ++it)
@@ -166,13 +170,13 @@ TaskGraph::Claim TaskGraph::claim_id(std::string& id, Index parent, Index positi
 }
 
 std::optional<TaskGraph::Index> TaskGraph::parent(Index task) const {
-    const Index p = (*graph_)[task].parent;
+    const Index p = nodes_[task].parent;
     if (p == no_parent) return std::nullopt;
     return p;
 }
 
 bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
-    for (Index p = (*graph_)[task].parent; p != no_parent; p = (*graph_)[p].parent) {
+    for (Index p = nodes_[task].parent; p != no_parent; p = nodes_[p].parent) {
         if (p == ancestor) return true;
     }
     return false;
@@ -187,30 +191,31 @@ TaskGraph::Index TaskGraph::add_node(std::string id, Index parent, Index positio
     node.depth = depth;
     node.generated_id = claim == Claim::generated;
     if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
-    boost::add_vertex(node, *graph_);
+    nodes_.push_back(node);
+    waiters_.emplace_back();
     ++unsettled_;
     return index;
 }
 
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
-    boost::add_edge(target, waiter, *graph_);
+    waiters_[target].push_back(waiter);
     ++wait_count_;
     if (kind == Wait::child) {
-        ++(*graph_)[waiter].children_unsettled;
+        ++nodes_[waiter].children_unsettled;
     } else if (!is_settled(target)) {
-        ++(*graph_)[waiter].waits_left;
+        ++nodes_[waiter].waits_left;
     }
 }
 
 TaskGraph::Wait TaskGraph::kind_of(Index target, Index waiter) const {
     // A task never depends on its own child, and an order wait never doubles a join.
-    if ((*graph_)[target].parent == waiter) return Wait::child;
-    if ((*graph_)[waiter].waits_in_order && target + 1 == waiter) return Wait::order;
+    if (nodes_[target].parent == waiter) return Wait::child;
+    if (nodes_[waiter].waits_in_order && target + 1 == waiter) return Wait::order;
     return Wait::join;
 }
 
 void TaskGraph::add_dependency(Index waiter, Index target) {
-    Node& node = (*graph_)[waiter];
+    Node& node = nodes_[waiter];
     if (node.waits_in_order && target + 1 == waiter) {
         node.waits_in_order = false;  // its order wait becomes this join, the stronger wait
         return;
@@ -224,16 +229,14 @@ void TaskGraph::add_sequence(Index waiter, Index previous) {
             fmt::format("Task {} cannot wait in order for task {}: not the one before it", id(waiter), id(previous)));
     }
     // A join on the previous task already asks more than an order wait would.
-    const auto [first, last] = boost::out_edges(previous, *graph_);
-    if (std::any_of(first, last, [&](const auto e) { return boost::target(e, *graph_) == waiter; })) return;
-    (*graph_)[waiter].waits_in_order = true;
+    if (std::find(waiters_[previous].begin(), waiters_[previous].end(), waiter) != waiters_[previous].end()) return;
+    nodes_[waiter].waits_in_order = true;
     add_wait(waiter, previous, Wait::order);
 }
 
 void TaskGraph::reserve(std::size_t tasks) {
-    // Boost has no reserve() for a vector-based vertex set; its vector is the public member
-    // m_vertices.
-    graph_->m_vertices.reserve(tasks);
+    nodes_.reserve(tasks);
+    waiters_.reserve(tasks);
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
@@ -244,7 +247,8 @@ std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
     Node node;
     node.generated_id = claim == Claim::generated;
     if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
-    boost::add_vertex(node, *graph_);
+    nodes_.push_back(node);
+    waiters_.emplace_back();
     ++unsettled_;
     return index;
 }
@@ -266,7 +270,7 @@ void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
 
 std::optional<std::string> TaskGraph::find_any_cycle() const {
     // The search follows edges from a task to its waiters; reversed, the path reads as waits.
-    const auto path = find_cycle_in(*graph_);
+    const auto path = find_cycle_in(waiters_);
     if (!path) return std::nullopt;
     return format_path(std::vector<Index>(path->rbegin(), path->rend()));
 }
@@ -308,12 +312,12 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
     // 1. A cycle among the siblings alone.
     std::unordered_map<std::string_view, std::size_t> position;
     for (std::size_t i = 0; i < batch.size(); ++i) position.emplace(batch[i].id, i);
-    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS> siblings(batch.size());
+    std::vector<std::vector<std::size_t>> siblings(batch.size());  // child -> the siblings it waits for
     bool any_sibling_edge = false;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         for (const auto& dep : batch[i].depends_on) {
             if (const auto it = position.find(dep); it != position.end()) {
-                boost::add_edge(i, it->second, siblings);
+                siblings[i].push_back(it->second);
                 any_sibling_edge = true;
             }
         }
@@ -330,8 +334,8 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
     // that waits for an existing task D closes a cycle exactly when D already waits, directly or
     // not, for the parent. One walk from the parent to its waiters, their waiters and so on finds
     // every such D. A settled task waits for nothing, so it neither counts nor leads anywhere.
-    std::unordered_map<Vertex, boost::default_color_type> colors;
-    std::unordered_map<Vertex, Vertex> waits_for;  // the walk's tree: a waiter -> what it waits for
+    std::unordered_map<Index, boost::default_color_type> colors;
+    std::unordered_map<Index, Index> waits_for;  // the walk's tree: a waiter -> what it waits for
     bool walked = false;
     for (const auto& child : batch) {
         for (const auto& dep : child.depends_on) {
@@ -339,10 +343,12 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
             const Index target = *find(dep);
             if (target == parent || is_ancestor(target, parent) || is_settled(target)) continue;
             if (!walked) {
-                std::optional<std::pair<Vertex, Vertex>> unused_back;
-                auto settled = [this](Vertex v, const Graph&) { return (*graph_)[v].phase == Phase::settled; };
+                using Adjacency = std::vector<Waiters>;
+                std::optional<std::pair<Index, Index>> unused_back;
+                auto settled = [this](Index v, const Adjacency&) { return nodes_[v].phase == Phase::settled; };
                 boost::depth_first_visit(
-                    *graph_, parent, CycleRecorder<Graph, std::unordered_map<Vertex, Vertex>>(waits_for, unused_back),
+                    waiters_, parent,
+                    CycleRecorder<Adjacency, std::unordered_map<Index, Index>>(waits_for, unused_back),
                     boost::make_assoc_property_map(colors), settled);
                 walked = true;
             }
@@ -357,15 +363,15 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 
 TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
-    const int depth = (*graph_)[parent].depth + 1;
-    if ((*graph_)[parent].child_count > 0) {
+    const int depth = nodes_[parent].depth + 1;
+    if (nodes_[parent].child_count > 0) {
         throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // explicit ids stay
     }
-    (*graph_)[parent].first_child = first;
-    (*graph_)[parent].child_count = static_cast<std::uint32_t>(batch.size());
+    nodes_[parent].first_child = first;
+    nodes_[parent].child_count = static_cast<std::uint32_t>(batch.size());
 
     std::vector<std::optional<Index>> failed_dependency(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -376,21 +382,21 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batc
             if (target == parent || is_ancestor(target, child)) continue;  // met already: no wait
             add_wait(child, target, Wait::join);
             if (!is_settled(target)) continue;
-            const Health health = (*graph_)[target].subtree;
+            const Health health = nodes_[target].subtree;
             if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = target;
-            if (health == Health::planned) (*graph_)[child].inherited = Health::planned;
+            if (health == Health::planned) nodes_[child].inherited = Health::planned;
         }
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Index child = first + static_cast<Index>(i);
-        if ((*graph_)[child].phase != Phase::waiting) continue;  // a sibling's end decided it already
+        if (nodes_[child].phase != Phase::waiting) continue;  // a sibling's end decided it already
         if (batch[i].planned) {
             end_unstarted(child, Health::planned);
             changes.planned.push_back(child);
         } else if (failed_dependency[i]) {
             end_unstarted(child, Health::failed);
             changes.aborted.emplace_back(child, *failed_dependency[i]);
-        } else if ((*graph_)[child].waits_left == 0) {
+        } else if (nodes_[child].waits_left == 0) {
             on_waits_met(child, changes);
         }
     }
@@ -402,10 +408,7 @@ std::vector<std::tuple<TaskGraph::Index, TaskGraph::Index, TaskGraph::Wait>> Tas
     std::vector<std::tuple<Index, Index, Wait>> all;
     all.reserve(wait_count_);
     for (Index target = 0; target < size(); ++target) {
-        for (const auto e : boost::make_iterator_range(boost::out_edges(target, *graph_))) {
-            const auto waiter = static_cast<Index>(boost::target(e, *graph_));
-            all.emplace_back(waiter, target, kind_of(target, waiter));
-        }
+        for (const Index waiter : waiters_[target]) all.emplace_back(waiter, target, kind_of(target, waiter));
     }
     return all;
 }
@@ -434,7 +437,7 @@ TaskGraph::Health TaskGraph::health_of(Outcome outcome) noexcept {
 
 void TaskGraph::start(Changes& changes) {
     for (Index v = 0; v < size(); ++v) {
-        Node& node = (*graph_)[v];
+        Node& node = nodes_[v];
         if (node.phase == Phase::waiting && node.waits_left == 0) {
             node.phase = Phase::ready;
             changes.ready.push_back(v);
@@ -443,11 +446,11 @@ void TaskGraph::start(Changes& changes) {
 }
 
 void TaskGraph::mark_started(Index task) {
-    (*graph_)[task].phase = Phase::running;
+    nodes_[task].phase = Phase::running;
 }
 
 void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
-    Node& node = (*graph_)[task];
+    Node& node = nodes_[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health_of(outcome));
     if (node.children_unsettled == 0) to_settle_.push_back(task);
@@ -457,7 +460,7 @@ void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
 std::vector<TaskGraph::Index> TaskGraph::abort_not_started(Changes& changes) {
     std::vector<Index> ended;
     for (Index v = 0; v < size(); ++v) {
-        const Phase phase = (*graph_)[v].phase;
+        const Phase phase = nodes_[v].phase;
         if (phase == Phase::waiting || phase == Phase::ready) {
             end_unstarted(v, Health::failed);
             ended.push_back(v);
@@ -468,24 +471,24 @@ std::vector<TaskGraph::Index> TaskGraph::abort_not_started(Changes& changes) {
 }
 
 void TaskGraph::end_unstarted(Index task, Health health) {
-    Node& node = (*graph_)[task];
+    Node& node = nodes_[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health);
     if (node.children_unsettled == 0) to_settle_.push_back(task);
 }
 
 void TaskGraph::on_waits_met(Index task, Changes& changes) {
-    if ((*graph_)[task].inherited == Health::planned) {
+    if (nodes_[task].inherited == Health::planned) {
         end_unstarted(task, Health::planned);
         changes.planned.push_back(task);
     } else {
-        (*graph_)[task].phase = Phase::ready;
+        nodes_[task].phase = Phase::ready;
         changes.ready.push_back(task);
     }
 }
 
 void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes) {
-    Node& node = (*graph_)[waiter];
+    Node& node = nodes_[waiter];
     if (kind == Wait::child) {
         node.subtree = std::max(node.subtree, target_health);
         if (--node.children_unsettled == 0 && node.phase == Phase::finished) to_settle_.push_back(waiter);
@@ -506,13 +509,10 @@ void TaskGraph::settle(Changes& changes) {
     while (!to_settle_.empty()) {
         const Index task = to_settle_.back();
         to_settle_.pop_back();
-        (*graph_)[task].phase = Phase::settled;
+        nodes_[task].phase = Phase::settled;
         --unsettled_;
-        const Health health = (*graph_)[task].subtree;
-        for (const auto e : boost::make_iterator_range(boost::out_edges(task, *graph_))) {
-            const auto waiter = static_cast<Index>(boost::target(e, *graph_));
-            release_waiter(waiter, task, kind_of(task, waiter), health, changes);
-        }
+        const Health health = nodes_[task].subtree;
+        for (const Index waiter : waiters_[task]) release_waiter(waiter, task, kind_of(task, waiter), health, changes);
     }
 }
 

@@ -1,6 +1,8 @@
 // Section 7: statuses, history and the result's JSON shape.
 #include "helpers.hpp"
 
+#include <set>
+
 using namespace jobgraph;
 using namespace jobgraph::testing;
 

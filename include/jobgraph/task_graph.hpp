@@ -3,21 +3,21 @@
 /// @brief The job's structure on Boost.Graph: tasks, the waits between them, readiness and
 /// incremental cycle checking (behaviour.md sections 4 and 5).
 ///
-/// A wait "u waits for v to settle" is stored as the Boost edge v -> u: a task's out-edges are
-/// the tasks its settling releases, which is the walk the hot path makes. Three kinds exist: a
-/// declared dependency (join: u may start once v and all of v's descendants succeeded), a
-/// sequential-mode order (u may start once v settled, whatever its outcome) and a child edge
-/// (parent u settles only after child v settled). The kind is not stored on the edge: a child
-/// edge runs from a task to its parent, and an order wait is a flag of its waiter. A dependency
-/// on one's own ancestor adds no edge. The graph is a DAG at all times; batches that would close
-/// a cycle are refused before anything is added.
+/// A wait "u waits for v to settle" is stored as the edge v -> u: a task's out-edges are the
+/// tasks its settling releases, which is the walk the hot path makes. The edges are one small
+/// vector of waiters per task, which Boost.Graph's algorithms read through its vector_as_graph
+/// adaptor. Three kinds exist: a declared dependency (join: u may start once v and all of v's
+/// descendants succeeded), a sequential-mode order (u may start once v settled, whatever its
+/// outcome) and a child edge (parent u settles only after child v settled). The kind is not
+/// stored on the edge: a child edge runs from a task to its parent, and an order wait is a flag
+/// of its waiter. A dependency on one's own ancestor adds no edge. The graph is a DAG at all
+/// times; batches that would close a cycle are refused before anything is added.
 /// Not thread-safe: the orchestrator guards it with its lock.
 
-#include <boost/graph/adjacency_list.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,14 +68,14 @@ public:
     // --- structure -----------------------------------------------------------------------
 
     /// @brief Number of tasks.
-    std::size_t size() const noexcept { return boost::num_vertices(*graph_); }
+    std::size_t size() const noexcept { return nodes_.size(); }
     /// @brief The index of the task with this id.
     std::optional<Index> find(std::string_view id) const;
     /// @brief The task's id; a generated one is spelled out from the tree (see explicit_ids_).
     std::string id(Index task) const;
     /// @brief The parent's index; nullopt for a root.
     std::optional<Index> parent(Index task) const;
-    int depth(Index task) const { return (*graph_)[task].depth; }
+    int depth(Index task) const { return nodes_[task].depth; }
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
@@ -125,7 +125,7 @@ public:
     /// settles, and returns those tasks in index order. For a job that stops early.
     std::vector<Index> abort_not_started(Changes& changes);
     /// @brief True once the task and all its descendants ended.
-    bool is_settled(Index task) const { return (*graph_)[task].phase == Phase::settled; }
+    bool is_settled(Index task) const { return nodes_[task].phase == Phase::settled; }
     /// @brief Number of tasks not settled yet.
     std::size_t unsettled() const noexcept { return unsettled_; }
 
@@ -153,10 +153,11 @@ private:
         bool waits_in_order : 1 = false;  // its wait on the task before it is an order wait
     };
 
-    // directedS keeps one vector of out-edges per task and no edge list: a wait costs 8 bytes
-    // where bidirectionalS with a kind property cost 56 (edge list, out- and in-edge entries).
-    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, Node>;
-    using Vertex = Graph::vertex_descriptor;
+    // The tasks that wait for a task, in the order their waits were added. Most tasks release
+    // exactly one (the next link of a chain, a child's parent), and that one is kept inline: no
+    // heap block per task or per wait. (adjacency_list cost more: bidirectionalS keeps an edge
+    // list and in-edges, directedS allocates each edge's property even when it has none.)
+    using Waiters = boost::container::small_vector<Index, 1>;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
     Claim claim_id(std::string& id, Index parent, Index position);  // keeps (moves) an explicit id
@@ -172,9 +173,8 @@ private:
     void settle(Changes& changes);
     std::string format_path(const std::vector<Index>& path) const;
 
-    // Behind a pointer: Boost 1.74's adjacency_list has no move constructor, so moving the
-    // TaskGraph would otherwise copy every vertex and edge.
-    std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
+    std::vector<Node> nodes_;       // by index
+    std::vector<Waiters> waiters_;  // by index: the tasks waiting for it
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
     // Explicit ids only, by slot; a deque so that the strings never move and index_of_ can view
     // them. Generated ids (a root's position "3", a child's "<parent id>-<position>" such as
