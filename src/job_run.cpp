@@ -60,7 +60,7 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
                               .command = std::move(spec.command),
                               .input = std::move(spec.input),
                               .depends_on = std::move(spec.depends_on)},
-                   job.handlers[i]);
+                   job.handlers[i], started_at_);  // all pending from the job's start
     }
 }
 
@@ -323,18 +323,17 @@ std::optional<nlohmann::json> JobRun::output_of(std::string_view task_id) const 
 
 // --- under the lock ------------------------------------------------------------------------
 
-void JobRun::add_record(TaskRecord record, const HandlerEntry* handler) {
+void JobRun::add_record(TaskRecord record, const HandlerEntry* handler, Timestamp pending_at) {
     record.history.reserve(3);  // pending, started, and how it ended
     const auto task = static_cast<Index>(records_.size());
     records_.push_back(std::move(record));
     handlers_.push_back(handler);
     start_order_.push_back(0);
-    set_status(task, TaskStatus::pending);
+    set_status(task, TaskStatus::pending, {}, pending_at);
 }
 
-void JobRun::set_status(Index task, TaskStatus status, std::string reason) {
+void JobRun::set_status(Index task, TaskStatus status, std::string reason, Timestamp at) {
     TaskRecord& record = records_[task];
-    const Timestamp at = now_utc();
     record.status = status;
     if (status == TaskStatus::started) {
         record.started_at = at;
@@ -459,8 +458,10 @@ void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Chan
     SpawnEvent event;
     if (settings_.observer) event.child_ids = outcome.child_ids;
     records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
+    // The batch joins the job in the step that ends its parent, at the time recorded for that.
+    const Timestamp added_at = records_[parent].history.back().at;
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {
-        add_record(std::move(outcome.children[i]), outcome.handlers[i]);
+        add_record(std::move(outcome.children[i]), outcome.handlers[i], added_at);
     }
     if (settings_.observer) {
         event.parent_id = records_[parent].id;

@@ -72,10 +72,11 @@ private:
     void reserve_records(std::size_t initial);
 
     // Under the lock.
-    void add_record(TaskRecord record, const HandlerEntry* handler);
+    // A batch of tasks, initial or spawned, becomes pending at one instant: pending_at.
+    void add_record(TaskRecord record, const HandlerEntry* handler, Timestamp pending_at);
     void restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers);
     void flush();
-    void set_status(Index task, TaskStatus status, std::string reason = {});
+    void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
     void end_unstarted(Index task, TaskStatus status, std::string reason);
     bool begin_task(Index task);  // false if the store failed to record the start
     void finish_task(Index task, HandlerOutcome outcome);

@@ -51,6 +51,33 @@ TEST_CASE("The result JSON has the contract's shape", "[result]") {
     CHECK(j.get<JobResult>() == result);  // and back, unchanged
 }
 
+TEST_CASE("A batch of tasks becomes pending at one instant", "[result]") {
+    const auto registry = basic_registry();
+    // Large enough batches that adding them one by one would span several microseconds.
+    json children = json::array();
+    for (int i = 0; i < 500; ++i) children.push_back(child("t", "echo", {{"x", i}}));
+    std::vector<TaskSpec> tasks{task("t", "spawn", {{"children", children}})};
+    for (int i = 0; i < 1000; ++i) tasks.push_back(task("t", "echo"));
+    JobSpec spec = job(tasks);
+    spec.limits.max_tasks = 1501;
+    const auto result = run(registry, spec, any_worker_count());
+    INFO(result.error_message.value_or(""));
+    REQUIRE(result.tasks.size() == 1501);
+    // The initial tasks are pending from the job's start; the spawned batch from the step that
+    // ended its parent.
+    const auto& parent = result.at("0");
+    REQUIRE(parent.history.back().status == TaskStatus::succeeded);
+    std::size_t initial = 0;
+    std::size_t spawned = 0;
+    for (const auto& record : result.tasks) {
+        const Timestamp expected = record.parent_id ? parent.history.back().at : result.started_at;
+        CHECK(record.history.front().at == expected);
+        ++(record.parent_id ? spawned : initial);
+    }
+    CHECK(initial == 1001);
+    CHECK(spawned == 500);
+}
+
 TEST_CASE("Tasks are ordered by start, never-started last, and history times never go back", "[result]") {
     const auto registry = basic_registry();
     // Created d, e, c, b, a; one task at a time can start: a, b, c, d. e never starts (d fails).
