@@ -108,7 +108,7 @@ void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const Handler
             throw StoreError(fmt::format("Stored task id {} is not unique", taken.front()));
         }
         try {
-            graph_.add_children(*parent, std::move(batch), changes);
+            graph_.add_children(*parent, batch, changes);
         } catch (const std::invalid_argument& error) {  // the parent's children are not together
             throw StoreError(fmt::format("Stored children out of order: {}", error.what()));
         }
@@ -467,7 +467,7 @@ void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Chan
         event.parent_id = records_[parent].id;
         events_.emplace_back(std::move(event));
     }
-    graph_.add_children(parent, std::move(outcome.batch), changes);
+    graph_.add_children(parent, outcome.batch, changes);
 }
 
 void JobRun::apply(TaskGraph::Changes& changes) {

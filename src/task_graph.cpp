@@ -142,14 +142,13 @@ std::string TaskGraph::id(Index task) const {
     return spelled;
 }
 
-TaskGraph::Claim TaskGraph::claim_id(std::string& id, Index parent, Index position) {
+TaskGraph::Claim TaskGraph::claim_id(std::string_view id, Index parent, Index position) {
     const auto index = static_cast<Index>(size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
-        const std::string_view text = id;
-        const std::size_t dash = text.rfind('-');
-        return dash != std::string_view::npos && decimal_value(text.substr(dash + 1)) == position &&
-               spells_generated_id(text.substr(0, dash), parent);
+        const std::size_t dash = id.rfind('-');
+        return dash != std::string_view::npos && decimal_value(id.substr(dash + 1)) == position &&
+               spells_generated_id(id.substr(0, dash), parent);
     }();
     if (generated) {
         // Another generated id is never the same string; an explicit one may be.
@@ -159,9 +158,8 @@ TaskGraph::Claim TaskGraph::claim_id(std::string& id, Index parent, Index positi
     const bool shaped = generated_shape(id);
     if (shaped && find_generated(id)) return Claim::taken;
     // One hash operation: the insert itself tells whether the id was taken.
-    const std::string& stored = explicit_ids_.emplace_back(std::move(id));
+    const std::string& stored = explicit_ids_.emplace_back(id);
     if (!index_of_.try_emplace(stored, index).second) {
-        id = std::move(explicit_ids_.back());
         explicit_ids_.pop_back();
         return Claim::taken;
     }
@@ -182,10 +180,10 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
     return false;
 }
 
-TaskGraph::Index TaskGraph::add_node(std::string id, Index parent, Index position, int depth) {
+std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Index parent, Index position, int depth) {
     const auto index = static_cast<Index>(size());
     const Claim claim = claim_id(id, parent, position);
-    if (claim == Claim::taken) throw std::invalid_argument(fmt::format("Task id {} is taken already", id));
+    if (claim == Claim::taken) return std::nullopt;
     Node node;
     node.parent = parent;
     node.depth = depth;
@@ -239,18 +237,8 @@ void TaskGraph::reserve(std::size_t tasks) {
     waiters_.reserve(tasks);
 }
 
-std::optional<TaskGraph::Index> TaskGraph::add_root(const std::string& id) {
-    const auto index = static_cast<Index>(size());
-    std::string own_id = id;
-    const Claim claim = claim_id(own_id, no_parent, index);
-    if (claim == Claim::taken) return std::nullopt;
-    Node node;
-    node.generated_id = claim == Claim::generated;
-    if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
-    nodes_.push_back(node);
-    waiters_.emplace_back();
-    ++unsettled_;
-    return index;
+std::optional<TaskGraph::Index> TaskGraph::add_root(std::string_view id) {
+    return try_add_node(id, no_parent, static_cast<Index>(size()), 0);
 }
 
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
@@ -361,14 +349,16 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
     return std::nullopt;
 }
 
-TaskGraph::Index TaskGraph::add_children(Index parent, std::vector<NewTask> batch, Changes& changes) {
+TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
     const auto first = static_cast<Index>(size());
     const int depth = nodes_[parent].depth + 1;
     if (nodes_[parent].child_count > 0) {
         throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        add_node(std::move(batch[i].id), parent, static_cast<Index>(i), depth);  // explicit ids stay
+        if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth)) {
+            throw std::invalid_argument(fmt::format("Task id {} is taken already", batch[i].id));
+        }
     }
     nodes_[parent].first_child = first;
     nodes_[parent].child_count = static_cast<std::uint32_t>(batch.size());

@@ -85,7 +85,7 @@ public:
     /// @brief Number of edges (waits) of every kind.
     std::size_t wait_count() const noexcept { return wait_count_; }
     /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
-    std::optional<Index> add_root(const std::string& id);
+    std::optional<Index> add_root(std::string_view id);
     /// @brief Initial task @p waiter depends on @p target (a join wait).
     void add_dependency(Index waiter, Index target);
     /// @brief Sequential mode: root @p waiter waits for @p previous, the root added just before
@@ -110,7 +110,7 @@ public:
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
     /// one batch; a second one, or an id taken already, throws std::invalid_argument.
-    Index add_children(Index parent, std::vector<NewTask> batch, Changes& changes);
+    Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
 
     // --- readiness -----------------------------------------------------------------------
 
@@ -160,10 +160,10 @@ private:
     using Waiters = boost::container::small_vector<Index, 1>;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    Claim claim_id(std::string& id, Index parent, Index position);  // keeps (moves) an explicit id
+    Claim claim_id(std::string_view id, Index parent, Index position);  // keeps a copy of an explicit id
     std::optional<Index> find_generated(std::string_view id) const;
     bool spells_generated_id(std::string_view id, Index task) const;
-    Index add_node(std::string id, Index parent, Index position, int depth);
+    std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth);  // nullopt: taken
     void add_wait(Index waiter, Index target, Wait kind);
     Wait kind_of(Index target, Index waiter) const;
     static Health health_of(Outcome outcome) noexcept;
