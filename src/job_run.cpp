@@ -66,7 +66,7 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
 
 void JobRun::reserve_records(std::size_t initial) {
     // maxTasks bounds the number of records. Reserving room for the tasks the job may still
-    // spawn, up to 262,144 of them (about 120 MB of address space, touched only as tasks are
+    // spawn, up to 262,144 of them (about 100 MB of address space, touched only as tasks are
     // added), spares the job's lock from moving every record and vertex each time spawned tasks
     // outgrow the arrays.
     constexpr std::size_t most_spawned = std::size_t{1} << 18;
