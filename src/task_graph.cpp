@@ -4,7 +4,6 @@
 #include <boost/graph/vector_as_graph.hpp>
 
 #include <boost/graph/depth_first_search.hpp>
-#include <boost/property_map/property_map.hpp>
 
 #include <fmt/format.h>
 
@@ -16,8 +15,7 @@
 namespace jobgraph {
 namespace {
 
-// Remembers the DFS tree and the first back edge; a back edge closes a cycle. ParentMap is a
-// vector for whole-graph searches and a hash map for the small, bounded ones.
+// Remembers the DFS tree and the first back edge; a back edge closes a cycle.
 template <typename Graph, typename ParentMap>
 class CycleRecorder : public boost::default_dfs_visitor {
 public:
@@ -191,6 +189,7 @@ std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Ind
     if (claim == Claim::explicit_id) node.explicit_id = static_cast<std::uint32_t>(explicit_ids_.size() - 1);
     nodes_.push_back(node);
     waiters_.emplace_back();
+    join_runs_.emplace_back();
     ++unsettled_;
     return index;
 }
@@ -198,11 +197,33 @@ std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Ind
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     waiters_[target].push_back(waiter);
     ++wait_count_;
+    if (kind == Wait::join) {
+        // A task's joins are one run of joins_; they are added together, so the run is normally
+        // at the end already. If not, it moves there (the old run is left unused).
+        JoinRun& run = join_runs_[waiter];
+        if (run.count > 0 && run.first + run.count != joins_.size()) {
+            const std::vector<Index> moved(joins_.begin() + run.first, joins_.begin() + run.first + run.count);
+            run.first = static_cast<std::uint32_t>(joins_.size());
+            joins_.insert(joins_.end(), moved.begin(), moved.end());
+        }
+        if (run.count == 0) run.first = static_cast<std::uint32_t>(joins_.size());
+        joins_.push_back(target);
+        ++run.count;
+    }
     if (kind == Wait::child) {
         ++nodes_[waiter].children_unsettled;
     } else if (!is_settled(target)) {
         ++nodes_[waiter].waits_left;
     }
+}
+
+template <typename Visit>
+void TaskGraph::for_each_wait_target(Index task, Visit&& visit) const {
+    const Node& node = nodes_[task];
+    const JoinRun run = join_runs_[task];
+    for (std::uint32_t i = 0; i < run.count; ++i) visit(joins_[run.first + i]);
+    if (node.waits_in_order) visit(task - 1);
+    for (std::uint32_t i = 0; i < node.child_count; ++i) visit(node.first_child + i);
 }
 
 TaskGraph::Wait TaskGraph::kind_of(Index target, Index waiter) const {
@@ -213,6 +234,9 @@ TaskGraph::Wait TaskGraph::kind_of(Index target, Index waiter) const {
 }
 
 void TaskGraph::add_dependency(Index waiter, Index target) {
+    if (nodes_[target].parent == waiter) {  // would read back as a child wait (kind_of)
+        throw std::invalid_argument(fmt::format("Task {} cannot depend on its own child {}", id(waiter), id(target)));
+    }
     Node& node = nodes_[waiter];
     if (node.waits_in_order && target + 1 == waiter) {
         node.waits_in_order = false;  // its order wait becomes this join, the stronger wait
@@ -232,9 +256,11 @@ void TaskGraph::add_sequence(Index waiter, Index previous) {
     add_wait(waiter, previous, Wait::order);
 }
 
-void TaskGraph::reserve(std::size_t tasks) {
+void TaskGraph::reserve(std::size_t tasks, std::size_t joins) {
     nodes_.reserve(tasks);
     waiters_.reserve(tasks);
+    join_runs_.reserve(tasks);
+    joins_.reserve(joins);
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(std::string_view id) {
@@ -320,29 +346,32 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 
     // 2. A cycle through the existing graph. The parent will wait for every child, so a child
     // that waits for an existing task D closes a cycle exactly when D already waits, directly or
-    // not, for the parent. One walk from the parent to its waiters, their waiters and so on finds
-    // every such D. A settled task waits for nothing, so it neither counts nor leads anywhere.
-    std::unordered_map<Index, boost::default_color_type> colors;
-    std::unordered_map<Index, Index> waits_for;  // the walk's tree: a waiter -> what it waits for
-    bool walked = false;
+    // not, for the parent. Walk from each such D along what it waits for, through unsettled
+    // tasks only (a settled task waits for nothing unsettled), until the parent turns up.
+    std::unordered_map<Index, Index> waiter_of;  // the walks' trees: task -> the task waiting for it
+    last_walk_ = 0;
     for (const auto& child : batch) {
         for (const auto& dep : child.depends_on) {
             if (position.contains(dep)) continue;
             const Index target = *find(dep);
             if (target == parent || is_ancestor(target, parent) || is_settled(target)) continue;
-            if (!walked) {
-                using Adjacency = std::vector<Waiters>;
-                std::optional<std::pair<Index, Index>> unused_back;
-                auto settled = [this](Index v, const Adjacency&) { return nodes_[v].phase == Phase::settled; };
-                boost::depth_first_visit(
-                    waiters_, parent,
-                    CycleRecorder<Adjacency, std::unordered_map<Index, Index>>(waits_for, unused_back),
-                    boost::make_assoc_property_map(colors), settled);
-                walked = true;
+            if (!waiter_of.try_emplace(target, target).second) continue;  // walked: no way to the parent
+            std::vector<Index> to_visit{target};
+            bool found = false;
+            while (!to_visit.empty() && !found) {
+                const Index task = to_visit.back();
+                to_visit.pop_back();
+                ++last_walk_;
+                for_each_wait_target(task, [&](Index next) {
+                    if (found || is_settled(next) || !waiter_of.try_emplace(next, task).second) return;
+                    found = next == parent;
+                    to_visit.push_back(next);
+                });
             }
-            if (!waits_for.contains(target)) continue;
-            std::vector<Index> path{static_cast<Index>(target)};
-            while (path.back() != parent) path.push_back(static_cast<Index>(waits_for.at(path.back())));
+            if (!found) continue;
+            std::vector<Index> path{parent};  // parent, the task waiting for it, ..., D
+            while (path.back() != target) path.push_back(waiter_of.at(path.back()));
+            std::reverse(path.begin(), path.end());
             return fmt::format("{} -> {} -> {}", child.id, format_path(path), child.id);
         }
     }

@@ -53,7 +53,9 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         if (ids[i].empty()) problems.push_back(fmt::format("tasks[{}]: id must not be empty", i));
     }
     TaskGraph graph;
-    graph.reserve(count);
+    std::size_t joins = 0;
+    for (const TaskSpec& task : spec.tasks) joins += task.depends_on.size();
+    graph.reserve(count, joins);
     std::vector<std::optional<TaskGraph::Index>> node(count);
     std::vector<std::size_t> position_of;  // graph index -> position in the spec
     position_of.reserve(count);

@@ -189,9 +189,45 @@ TEST_CASE("Cycle checks walk only what the new edges reach", "[graph]") {
     const Index spawner = *graph.find("spawner");
     graph.mark_started(spawner);
     CHECK_FALSE(graph.cycle_through_batch(spawner, {{"c", {"1999"}}}).has_value());
+    CHECK(graph.last_cycle_walk() == 0);
     changes.clear();
     graph.add_children(spawner, {{"c", {"1999"}}}, changes);
     CHECK(names(graph, changes.ready) == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("A spawn under a task many others wait for walks only what its dependency waits for", "[graph]") {
+    // 1,000 sequential roots: every later root waits, through the ones before it, for root 0.
+    // Root 0's child x spawns a task depending on its sibling y: y waits for nothing, so the
+    // check walks y alone, not the 999 roots waiting for x's parent.
+    TaskGraph graph;
+    std::vector<NewTask> roots;
+    for (int i = 0; i < 1000; ++i) roots.push_back({std::to_string(i), {}});
+    graph.add_roots(roots, true);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    graph.add_children(0, {{"0-0", {}}, {"0-1", {}}}, changes);
+    const Index x = *graph.find("0-0");
+    graph.mark_started(x);
+    CHECK_FALSE(graph.cycle_through_batch(x, {{"0-0-0", {"0-1"}}}).has_value());
+    CHECK(graph.last_cycle_walk() == 1);
+
+    // Root 1 waits for root 0, which waits for x: a child of x depending on root 1 closes a
+    // cycle, found by walking from root 1 to what it waits for.
+    CHECK(graph.cycle_through_batch(x, {{"0-0-0", {"1"}}}) ==
+          std::optional<std::string>("0-0-0 -> 1 -> 0 -> 0-0 -> 0-0-0"));
+    CHECK(graph.last_cycle_walk() == 2);
+}
+
+TEST_CASE("A task cannot depend on its own child", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    graph.add_children(0, {{"a-0", {}}}, changes);
+    CHECK_THROWS_WITH(graph.add_dependency(0, 1), "Task a cannot depend on its own child a-0");
+    CHECK(graph.wait_count() == 1);
 }
 
 TEST_CASE("Duplicate ids and unknown dependencies of a batch are found", "[graph]") {

@@ -79,14 +79,14 @@ public:
     /// @brief True when @p ancestor is the parent of @p task, or its parent's parent, and so on.
     bool is_ancestor(Index ancestor, Index task) const;
 
-    /// @brief Makes room for @p tasks tasks in all, so that adding up to that many moves no
-    /// existing vertex.
-    void reserve(std::size_t tasks);
+    /// @brief Makes room for @p tasks tasks and @p joins declared dependencies in all.
+    void reserve(std::size_t tasks, std::size_t joins = 0);
     /// @brief Number of edges (waits) of every kind.
     std::size_t wait_count() const noexcept { return wait_count_; }
     /// @brief Adds an initial task; nullopt (and nothing added) if the id is taken.
     std::optional<Index> add_root(std::string_view id);
-    /// @brief Initial task @p waiter depends on @p target (a join wait).
+    /// @brief Initial task @p waiter depends on @p target (a join wait). A task cannot depend
+    /// on its own child (std::invalid_argument): that edge would read as a child wait.
     void add_dependency(Index waiter, Index target);
     /// @brief Sequential mode: root @p waiter waits for @p previous, the root added just before
     /// it, to settle. A join on @p previous, declared before or after, makes this wait redundant.
@@ -103,10 +103,12 @@ public:
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
     std::vector<std::pair<std::string, std::string>> missing_dependencies(const std::vector<NewTask>& batch) const;
     /// @brief The cycle that adding @p batch under @p parent would close, as "a -> b -> a", or
-    /// nullopt. Costs at most a walk of the unsettled tasks that wait, directly or not, for
-    /// @p parent, and only when a child depends on an unsettled task outside its own line; never
-    /// a walk of the whole graph. Requires unique ids and known dependencies.
+    /// nullopt. Costs what the batch's new edges can reach among unsettled tasks: a walk from
+    /// each dependency along what it waits for, never a walk of the whole graph. Requires unique
+    /// ids and known dependencies.
     std::optional<std::string> cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const;
+    /// @brief How many tasks the last cycle_through_batch walked through: the cost it promises.
+    std::size_t last_cycle_walk() const noexcept { return last_walk_; }
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
     /// one batch; a second one, or an id taken already, throws std::invalid_argument.
@@ -152,6 +154,7 @@ private:
         bool generated_id : 1 = false;    // its id is the one the orchestrator gives
         bool waits_in_order : 1 = false;  // its wait on the task before it is an order wait
     };
+    static_assert(sizeof(Node) == 32, "settling reads nodes at random: keep them small");
 
     // The tasks that wait for a task, in the order their waits were added. Most tasks release
     // exactly one (the next link of a chain, a child's parent), and that one is kept inline: no
@@ -166,6 +169,9 @@ private:
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth);  // nullopt: taken
     void add_wait(Index waiter, Index target, Wait kind);
     Wait kind_of(Index target, Index waiter) const;
+    // Calls visit(t) for each task t that @p task waits for: its joins, its order wait, its children.
+    template <typename Visit>
+    void for_each_wait_target(Index task, Visit&& visit) const;
     static Health health_of(Outcome outcome) noexcept;
     void end_unstarted(Index task, Health health);
     void on_waits_met(Index task, Changes& changes);
@@ -175,6 +181,14 @@ private:
 
     std::vector<Node> nodes_;       // by index
     std::vector<Waiters> waiters_;  // by index: the tasks waiting for it
+    // The tasks each task joins, one run per task, read only by the spawned-batch cycle check;
+    // kept out of Node, which settling reads at random and which stays smaller without them.
+    struct JoinRun {
+        std::uint32_t first = 0;
+        std::uint32_t count = 0;
+    };
+    std::vector<JoinRun> join_runs_;  // by index
+    std::vector<Index> joins_;
     std::vector<Index> to_settle_;  // settle()'s worklist, kept to spare an allocation per call
     // Explicit ids only, by slot; a deque so that the strings never move and index_of_ can view
     // them. Generated ids (a root's position "3", a child's "<parent id>-<position>" such as
@@ -186,6 +200,7 @@ private:
     std::size_t generated_shaped_keys_ = 0;                 // keys of index_of_ shaped like generated ids
     std::size_t unsettled_ = 0;
     std::size_t wait_count_ = 0;
+    mutable std::size_t last_walk_ = 0;  // see last_cycle_walk()
 };
 
 }  // namespace jobgraph
