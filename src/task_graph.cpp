@@ -194,22 +194,24 @@ std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Ind
     return index;
 }
 
+void TaskGraph::record_join(Index waiter, Index target) {
+    // A task's joins are one run of joins_; they are added together, so the run is normally at
+    // the end already. If not, it moves there (the old run is left unused).
+    JoinRun& run = join_runs_[waiter];
+    if (run.count > 0 && run.first + run.count != joins_.size()) {
+        const std::vector<Index> moved(joins_.begin() + run.first, joins_.begin() + run.first + run.count);
+        run.first = static_cast<std::uint32_t>(joins_.size());
+        joins_.insert(joins_.end(), moved.begin(), moved.end());
+    }
+    if (run.count == 0) run.first = static_cast<std::uint32_t>(joins_.size());
+    joins_.push_back(target);
+    ++run.count;
+}
+
 void TaskGraph::add_wait(Index waiter, Index target, Wait kind) {
     waiters_[target].push_back(waiter);
     ++wait_count_;
-    if (kind == Wait::join) {
-        // A task's joins are one run of joins_; they are added together, so the run is normally
-        // at the end already. If not, it moves there (the old run is left unused).
-        JoinRun& run = join_runs_[waiter];
-        if (run.count > 0 && run.first + run.count != joins_.size()) {
-            const std::vector<Index> moved(joins_.begin() + run.first, joins_.begin() + run.first + run.count);
-            run.first = static_cast<std::uint32_t>(joins_.size());
-            joins_.insert(joins_.end(), moved.begin(), moved.end());
-        }
-        if (run.count == 0) run.first = static_cast<std::uint32_t>(joins_.size());
-        joins_.push_back(target);
-        ++run.count;
-    }
+    if (kind == Wait::join) record_join(waiter, target);
     if (kind == Wait::child) {
         ++nodes_[waiter].children_unsettled;
     } else if (!is_settled(target)) {
@@ -239,7 +241,8 @@ void TaskGraph::add_dependency(Index waiter, Index target) {
     }
     Node& node = nodes_[waiter];
     if (node.waits_in_order && target + 1 == waiter) {
-        node.waits_in_order = false;  // its order wait becomes this join, the stronger wait
+        node.waits_in_order = false;  // its order wait's edge becomes this join, the stronger wait
+        record_join(waiter, target);
         return;
     }
     add_wait(waiter, target, Wait::join);
@@ -322,6 +325,7 @@ std::vector<std::pair<std::string, std::string>> TaskGraph::missing_dependencies
 
 std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const std::vector<NewTask>& batch) const {
     // Without dependencies the only new edges are the parent's waits for its new children.
+    last_walk_ = 0;
     if (!any_dependency(batch)) return std::nullopt;
     // 1. A cycle among the siblings alone.
     std::unordered_map<std::string_view, std::size_t> position;
@@ -346,10 +350,10 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 
     // 2. A cycle through the existing graph. The parent will wait for every child, so a child
     // that waits for an existing task D closes a cycle exactly when D already waits, directly or
-    // not, for the parent. Walk from each such D along what it waits for, through unsettled
-    // tasks only (a settled task waits for nothing unsettled), until the parent turns up.
+    // not, for the parent. Walk from each such D along what it waits for until the parent turns
+    // up. Settled tasks are left out: one may have ended early with waits still unmet (aborted,
+    // planned), but it has released its waiters already, so no wait through it still blocks.
     std::unordered_map<Index, Index> waiter_of;  // the walks' trees: task -> the task waiting for it
-    last_walk_ = 0;
     for (const auto& child : batch) {
         for (const auto& dep : child.depends_on) {
             if (position.contains(dep)) continue;

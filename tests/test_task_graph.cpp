@@ -219,6 +219,30 @@ TEST_CASE("A spawn under a task many others wait for walks only what its depende
     CHECK(graph.last_cycle_walk() == 2);
 }
 
+TEST_CASE("Later walks reuse what earlier ones found, and a join declared after the order wait counts", "[graph]") {
+    // X waits for nothing; B waits for X and for A. A child of A depending on X, then on B:
+    // the walk from X finds nothing, the walk from B skips X and reaches A.
+    TaskGraph graph;
+    graph.add_roots({{"A", {}}, {"X", {}}, {"B", {"X", "A"}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    CHECK(graph.cycle_through_batch(0, {{"A-0", {"X", "B"}}}) == std::optional<std::string>("A-0 -> B -> A -> A-0"));
+    CHECK(graph.last_cycle_walk() == 2);
+    CHECK_FALSE(graph.cycle_through_batch(0, {{"A-0", {}}}).has_value());
+    CHECK(graph.last_cycle_walk() == 0);
+
+    // b waits in order for a, and then joins it too: the join is what the walk follows.
+    TaskGraph sequential;
+    sequential.add_root("a");
+    sequential.add_root("b");
+    sequential.add_sequence(1, 0);
+    sequential.add_dependency(1, 0);
+    sequential.start(changes);
+    sequential.mark_started(0);
+    CHECK(sequential.cycle_through_batch(0, {{"a-0", {"b"}}}) == std::optional<std::string>("a-0 -> b -> a -> a-0"));
+}
+
 TEST_CASE("A task cannot depend on its own child", "[graph]") {
     TaskGraph graph;
     graph.add_roots({{"a", {}}}, false);

@@ -169,6 +169,7 @@ private:
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth);  // nullopt: taken
     void add_wait(Index waiter, Index target, Wait kind);
     Wait kind_of(Index target, Index waiter) const;
+    void record_join(Index waiter, Index target);  // for the cycle check; adds no wait
     // Calls visit(t) for each task t that @p task waits for: its joins, its order wait, its children.
     template <typename Visit>
     void for_each_wait_target(Index task, Visit&& visit) const;
