@@ -17,6 +17,16 @@ std::vector<std::string> names(const TaskGraph& graph, const std::vector<Index>&
     return out;
 }
 
+// Roots a and b, where b waits in order for a and then joins a too.
+TaskGraph order_then_join() {
+    TaskGraph graph;
+    graph.add_root("a");
+    graph.add_root("b");
+    graph.add_sequence(1, 0);
+    graph.add_dependency(1, 0);
+    return graph;
+}
+
 // Starts a ready task and finishes it, returning what moved on.
 TaskGraph::Changes run_task(TaskGraph& graph, std::string_view id, Outcome outcome = Outcome::succeeded) {
     TaskGraph::Changes changes;
@@ -104,11 +114,7 @@ TEST_CASE("Each wait reads back with its kind; an order wait on a joined task ad
     CHECK(graph.wait_count() == 3);
 
     // The same whichever is declared first: the join replaces the order wait.
-    TaskGraph reversed;
-    reversed.add_root("a");
-    reversed.add_root("b");
-    reversed.add_sequence(1, 0);
-    reversed.add_dependency(1, 0);
+    TaskGraph reversed = order_then_join();
     CHECK(reversed.edges() == std::vector<Edge>{{1, 0, Wait::join}});
     CHECK_THROWS_WITH(reversed.add_sequence(0, 1), "Task a cannot wait in order for task b: not the one before it");
 }
@@ -233,11 +239,7 @@ TEST_CASE("Later walks reuse what earlier ones found, and a join declared after 
     CHECK(graph.last_cycle_walk() == 0);
 
     // b waits in order for a, and then joins it too: the join is what the walk follows.
-    TaskGraph sequential;
-    sequential.add_root("a");
-    sequential.add_root("b");
-    sequential.add_sequence(1, 0);
-    sequential.add_dependency(1, 0);
+    TaskGraph sequential = order_then_join();
     sequential.start(changes);
     sequential.mark_started(0);
     CHECK(sequential.cycle_through_batch(0, {{"a-0", {"b"}}}) == std::optional<std::string>("a-0 -> b -> a -> a-0"));
