@@ -96,7 +96,7 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
                                                                       .command = std::move(children[i].command),
                                                                       .input = std::move(children[i].input),
                                                                       .depends_on = std::move(children[i].depends_on)});
-        record.history.reserve(3);  // pending, started, and how it ended
+        record.history.reserve(3);  // here, outside the job's lock; add_record then finds room
     }
     return outcome;
 }

@@ -122,7 +122,7 @@ bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
         if (node.parent == no_parent) return decimal_value(id) == task;
         const std::size_t dash = id.rfind('-');
         if (dash == std::string_view::npos) return false;
-        if (decimal_value(id.substr(dash + 1)) != task - nodes_[node.parent].first_child) return false;
+        if (decimal_value(id.substr(dash + 1)) != position_among_siblings(task)) return false;
         id = id.substr(0, dash);
         task = node.parent;
     }
@@ -132,7 +132,7 @@ std::string TaskGraph::id(Index task) const {
     if (!nodes_[task].generated_id) return explicit_ids_[nodes_[task].explicit_id];
     std::vector<Index> positions;  // from the task up to its root
     for (; nodes_[task].parent != no_parent; task = nodes_[task].parent) {
-        positions.push_back(task - nodes_[nodes_[task].parent].first_child);
+        positions.push_back(position_among_siblings(task));
     }
     std::string spelled = std::to_string(task);
     for (auto it = positions.rbegin(); it != positions.rend(); ++it)
@@ -228,10 +228,18 @@ void TaskGraph::for_each_wait_target(Index task, Visit&& visit) const {
     for (std::uint32_t i = 0; i < node.child_count; ++i) visit(node.first_child + i);
 }
 
+TaskGraph::Index TaskGraph::position_among_siblings(Index child) const {
+    return child - nodes_[nodes_[child].parent].first_child;
+}
+
+bool TaskGraph::is_order_wait(Index waiter, Index target) const {
+    return nodes_[waiter].waits_in_order && target + 1 == waiter;
+}
+
 TaskGraph::Wait TaskGraph::kind_of(Index target, Index waiter) const {
     // A task never depends on its own child, and an order wait never doubles a join.
     if (nodes_[target].parent == waiter) return Wait::child;
-    if (nodes_[waiter].waits_in_order && target + 1 == waiter) return Wait::order;
+    if (is_order_wait(waiter, target)) return Wait::order;
     return Wait::join;
 }
 
@@ -239,9 +247,8 @@ void TaskGraph::add_dependency(Index waiter, Index target) {
     if (nodes_[target].parent == waiter) {  // would read back as a child wait (kind_of)
         throw std::invalid_argument(fmt::format("Task {} cannot depend on its own child {}", id(waiter), id(target)));
     }
-    Node& node = nodes_[waiter];
-    if (node.waits_in_order && target + 1 == waiter) {
-        node.waits_in_order = false;  // its order wait's edge becomes this join, the stronger wait
+    if (is_order_wait(waiter, target)) {
+        nodes_[waiter].waits_in_order = false;  // its order wait's edge becomes this join, the stronger wait
         record_join(waiter, target);
         return;
     }

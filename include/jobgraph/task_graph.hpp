@@ -168,6 +168,8 @@ private:
     bool spells_generated_id(std::string_view id, Index task) const;
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth);  // nullopt: taken
     void add_wait(Index waiter, Index target, Wait kind);
+    Index position_among_siblings(Index child) const;  // "2" in "3-0-2"
+    bool is_order_wait(Index waiter, Index target) const;
     Wait kind_of(Index target, Index waiter) const;
     void record_join(Index waiter, Index target);  // for the cycle check; adds no wait
     // Calls visit(t) for each task t that @p task waits for: its joins, its order wait, its children.
