@@ -101,8 +101,10 @@ private:
     const RunSettings settings_;
     JobStore* store_;  // settings_.store, until a write to it fails
 
-    mutable std::mutex mutex_;
-    std::condition_variable work_ready_;
+    // The lock has a cache line to itself. A worker waiting for it retries try_lock, and each
+    // try takes the lock's line from the holder: no field the holder reads may share that line.
+    alignas(64) mutable std::mutex mutex_;
+    alignas(64) std::condition_variable work_ready_;
     std::condition_variable job_done_;
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index
