@@ -1,4 +1,5 @@
 #include "job_run.hpp"
+#include "thread_heap.hpp"
 
 #include "jobgraph/errors.hpp"
 
@@ -213,6 +214,7 @@ JobResult JobRun::execute() {
 }
 
 void JobRun::worker_loop() {
+    tidy_thread_heap();  // a job run after another would otherwise start from its leftovers
     std::unique_lock lock(mutex_);
     for (;;) {
         while (ready_.empty() && !done_) {

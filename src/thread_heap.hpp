@@ -1,0 +1,11 @@
+#pragma once
+// Readies the calling thread's part of the C allocator before it builds many small blocks.
+
+namespace jobgraph::detail {
+
+/// Under glibc, merges the small blocks freed into the calling thread's arena, so that the blocks
+/// it allocates next are carved in order rather than picked from scattered leftovers. Elsewhere
+/// it costs one allocation and changes nothing.
+void tidy_thread_heap() noexcept;
+
+}  // namespace jobgraph::detail
