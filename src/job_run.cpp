@@ -78,6 +78,7 @@ void JobRun::reserve_records(std::size_t initial) {
     handlers_.reserve(capacity);
     start_order_.reserve(capacity);
     graph_.reserve(capacity);
+    ready_.reserve(capacity);
 }
 
 void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers) {
@@ -223,8 +224,7 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        const Index task = ready_.top();
-        ready_.pop();
+        const Index task = ready_.pop();
         const bool durable = begin_task(task);
         const HandlerEntry& entry = *handlers_[task];
         // While the array has room for every task the job may have, it never moves and the
@@ -491,7 +491,7 @@ void JobRun::stop(StopCause cause, const std::string& reason) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
     stop_signal_due_ = true;
-    ready_ = {};
+    ready_.clear();
     TaskGraph::Changes changes;
     for (const Index task : graph_.abort_not_started(changes)) end_unstarted(task, TaskStatus::aborted, reason);
     apply(changes);

@@ -4,6 +4,7 @@
 
 #include "handler_outcome.hpp"
 #include "prepared_job.hpp"
+#include "ready_queue.hpp"
 
 #include "jobgraph/context.hpp"
 #include "jobgraph/observer.hpp"
@@ -20,7 +21,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <stop_token>
 #include <string>
 #include <variant>
@@ -113,7 +113,7 @@ private:
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;
     // Ready tasks start in creation order: the result, ordered by start, then needs few moves.
-    std::priority_queue<Index, std::vector<Index>, std::greater<>> ready_;
+    ReadyQueue ready_;
     TaskGraph::Changes changes_;  // finish_task's scratch, kept to spare allocations per task
     std::size_t in_flight_ = 0;   // started and not finished, sync or async
     std::size_t idle_workers_ = 0;
