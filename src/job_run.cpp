@@ -565,7 +565,8 @@ JobResult JobRun::build_result() {
         keys.push_back({records_[task].started_at.value_or(Timestamp::max()), start_order_[task], task});
     }
     start_order_ = {};
-    std::sort(keys.begin(), keys.end());
+    // Ready tasks start smallest index first, so in many jobs the keys are in order already.
+    if (!std::is_sorted(keys.begin(), keys.end())) std::sort(keys.begin(), keys.end());
     // Reorder the records in place, one cycle of the permutation at a time, and hand the
     // whole array over: no second copy of the records exists at any point.
     for (std::size_t first = 0; first < keys.size(); ++first) {
