@@ -34,7 +34,7 @@ TEST_CASE("Depth is explicit: roots 0, children their parent's plus one", "[ids]
     CHECK(result.at("7").depth == 1);
 }
 
-TEST_CASE("A task at maxDepth cannot spawn; one above may", "[ids][limits]") {
+TEST_CASE("A task at maxDepth cannot spawn, one above it may", "[ids][limits]") {
     const auto registry = basic_registry();
     const std::size_t workers = any_worker_count();
     // 0 (depth 0) -> 0-0 (depth 1) -> 0-0-0 (depth 2, = maxDepth) tries to spawn.
@@ -58,7 +58,7 @@ TEST_CASE("A task at maxDepth cannot spawn; one above may", "[ids][limits]") {
     CHECK(run(registry, spec, workers).status == JobStatus::succeeded);
 }
 
-TEST_CASE("Exactly maxTasks tasks is fine; one more fails the spawner and adds no child", "[ids][limits]") {
+TEST_CASE("Exactly maxTasks tasks is fine, one more fails the spawner and adds no child", "[ids][limits]") {
     const auto registry = basic_registry();
     const std::size_t workers = any_worker_count();
     const json three = json::array({child("t", "echo"), child("t", "echo"), child("t", "echo")});

@@ -97,7 +97,7 @@ TEST_CASE("Sequential order waits for settling, whatever the outcome", "[graph]"
     CHECK(names(graph, run_task(graph, "b").ready) == std::vector<std::string>{"c"});
 }
 
-TEST_CASE("Each wait reads back with its kind; an order wait on a joined task adds nothing", "[graph]") {
+TEST_CASE("Each wait reads back with its kind, and an order wait on a joined task adds nothing", "[graph]") {
     using Wait = TaskGraph::Wait;
     using Edge = std::tuple<Index, Index, Wait>;
     TaskGraph graph;
