@@ -215,7 +215,7 @@ JobResult JobRun::execute() {
 }
 
 void JobRun::worker_loop() {
-    tidy_thread_heap();  // a job run after another would otherwise start from its leftovers
+    tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
     std::unique_lock lock(mutex_);
     for (;;) {
         while (ready_.empty() && !done_) {

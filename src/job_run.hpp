@@ -23,6 +23,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct RunSettings {
 class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
 public:
     using Index = TaskGraph::Index;
+    static_assert(std::is_same_v<Index, ReadyQueue::Index>, "the ready queue holds task indices as they are");
 
     /// @p restored: the records of an interrupted run of this job, in creation order (empty
     /// for a new job). Finished tasks keep their outcome; the rest run (again).
@@ -101,10 +103,12 @@ private:
     const RunSettings settings_;
     JobStore* store_;  // settings_.store, until a write to it fails
 
-    // The lock has a cache line to itself. A worker waiting for it retries try_lock, and each
-    // try takes the lock's line from the holder: no field the holder reads may share that line.
-    alignas(64) mutable std::mutex mutex_;
-    alignas(64) std::condition_variable work_ready_;
+    // The lock has a cache line to itself. A worker waiting for it retries try_lock (on x86, see
+    // lock_soon), and each try takes the lock's line from the holder: no field the holder reads
+    // may share that line. work_ready_ is aligned only to end the lock's line.
+    static constexpr std::size_t cache_line = 64;
+    alignas(cache_line) mutable std::mutex mutex_;
+    alignas(cache_line) std::condition_variable work_ready_;
     std::condition_variable job_done_;
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index

@@ -34,6 +34,7 @@ public:
             summary_.resize(words_for(words_.size()));
         }
         assert((words_[word] & bit(task)) == 0 && "a task is ready once");
+        if (words_[word] & bit(task)) return;  // without asserts: changes nothing, size_ stays true
         words_[word] |= bit(task);
         summary_[word / bits] |= bit(word);
         lowest_summary_ = std::min(lowest_summary_, word / bits);
