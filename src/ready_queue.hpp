@@ -44,8 +44,7 @@ public:
     /// Removes and returns the smallest task. The queue must not be empty.
     Index pop() {
         assert(size_ > 0);
-        // Summary words below lowest_summary_ are all zero; skip the ones emptied since. Each
-        // summary word covers 4,096 tasks, so even a far jump costs few reads.
+        // Summary words below lowest_summary_ are all zero; skip the ones emptied since.
         while (summary_[lowest_summary_] == 0) ++lowest_summary_;
         const std::size_t word = lowest_summary_ * bits + std::countr_zero(summary_[lowest_summary_]);
         const auto task = static_cast<Index>(word * bits + std::countr_zero(words_[word]));
