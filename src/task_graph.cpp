@@ -15,14 +15,15 @@
 namespace jobgraph {
 namespace {
 
-// Remembers the DFS tree and the first back edge; a back edge closes a cycle.
-template <typename Graph, typename ParentMap>
+// Remembers the DFS tree (each vertex's parent in it, by vertex) and the first back edge; a back
+// edge closes a cycle.
+template <typename Graph>
 class CycleRecorder : public boost::default_dfs_visitor {
 public:
     using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
     using Edge = typename boost::graph_traits<Graph>::edge_descriptor;
 
-    CycleRecorder(ParentMap& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
+    CycleRecorder(std::vector<Vertex>& tree_parent, std::optional<std::pair<Vertex, Vertex>>& back)
         : tree_parent_(&tree_parent), back_(&back) {}
 
     // source() and target() unqualified: the adaptor's edges are std::pairs, found by ADL.
@@ -32,15 +33,15 @@ public:
     }
 
 private:
-    ParentMap* tree_parent_;
+    std::vector<Vertex>* tree_parent_;
     std::optional<std::pair<Vertex, Vertex>>* back_;
 };
 
 // The cycle closed by back edge (from -> to), as the vertices to .. from, then to again.
-template <typename ParentMap, typename Vertex>
-std::vector<Vertex> cycle_path(const ParentMap& tree_parent, Vertex from, Vertex to) {
+template <typename Vertex>
+std::vector<Vertex> cycle_path(const std::vector<Vertex>& tree_parent, Vertex from, Vertex to) {
     std::vector<Vertex> path{from};
-    while (path.back() != to) path.push_back(tree_parent.at(path.back()));
+    while (path.back() != to) path.push_back(tree_parent[path.back()]);
     std::reverse(path.begin(), path.end());
     path.push_back(to);
     return path;
@@ -52,7 +53,7 @@ std::optional<std::vector<typename boost::graph_traits<Graph>::vertex_descriptor
     using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
     std::vector<Vertex> tree_parent(boost::num_vertices(g));
     std::optional<std::pair<Vertex, Vertex>> back;
-    boost::depth_first_search(g, boost::visitor(CycleRecorder<Graph, std::vector<Vertex>>(tree_parent, back)));
+    boost::depth_first_search(g, boost::visitor(CycleRecorder<Graph>(tree_parent, back)));
     if (!back) return std::nullopt;
     return cycle_path(tree_parent, back->first, back->second);
 }
