@@ -89,8 +89,8 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     for (std::size_t i = 0; i < children.size(); ++i) {
         outcome.child_ids.push_back(outcome.batch[i].id);
         // Built with its fields at once: a default TaskRecord allocates an empty input object.
-        TaskRecord& record = outcome.children.emplace_back(TaskRecord{.id = outcome.batch[i].id,
-                                                                      .parent_id = std::string(context.task_id),
+        // The id stays in the batch until the graph has claimed it (JobRun::add_children).
+        TaskRecord& record = outcome.children.emplace_back(TaskRecord{.parent_id = std::string(context.task_id),
                                                                       .depth = context.depth + 1,
                                                                       .service = std::move(children[i].service),
                                                                       .command = std::move(children[i].command),

@@ -24,7 +24,7 @@ struct HandlerOutcome {
     nlohmann::json output;                      // stored output (for failures {"error": message})
     nlohmann::json trace;                       // null when none was set
     std::string message;                        // failure or abort reason
-    std::vector<TaskRecord> children;           // the spawned batch, as records ready to add
+    std::vector<TaskRecord> children;           // the spawned batch, as records ready to add but for their ids
     std::vector<TaskGraph::NewTask> batch;      // ids and dependencies, per child
     std::vector<std::string> child_ids;         // for the parent's record
     std::vector<const HandlerEntry*> handlers;  // per child

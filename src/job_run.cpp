@@ -460,16 +460,19 @@ void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Chan
     SpawnEvent event;
     if (settings_.observer) event.child_ids = outcome.child_ids;
     records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
+    // The graph takes the batch first: it keeps no copy of a generated id, so each id can then
+    // move on into its record. The new indices are the records' next positions.
+    graph_.add_children(parent, outcome.batch, changes);
     // The batch joins the job in the step that ends its parent, at the time recorded for that.
     const Timestamp added_at = records_[parent].history.back().at;
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {
+        outcome.children[i].id = std::move(outcome.batch[i].id);
         add_record(std::move(outcome.children[i]), outcome.handlers[i], added_at);
     }
     if (settings_.observer) {
         event.parent_id = records_[parent].id;
         events_.emplace_back(std::move(event));
     }
-    graph_.add_children(parent, outcome.batch, changes);
 }
 
 void JobRun::apply(TaskGraph::Changes& changes) {
