@@ -57,7 +57,11 @@ public:
     std::optional<nlohmann::json> output_of(std::string_view task_id) const;
 
     /// @brief Adds a child to this task's spawned batch (checked and added when the handler returns).
-    void spawn(TaskSpec child) { spawned_.children.push_back(std::move(child)); }
+    void spawn(TaskSpec child) {
+        // Batches are mostly small: room for four at the first child spares a reallocation each.
+        if (spawned_.children.capacity() == 0) spawned_.children.reserve(4);
+        spawned_.children.push_back(std::move(child));
+    }
     /// @brief Stores @p trace apart from the output.
     void set_trace(nlohmann::json trace) { spawned_.trace = std::move(trace); }
 
