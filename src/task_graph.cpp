@@ -114,6 +114,21 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) c
     }
 }
 
+std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id,
+                                                          std::optional<SpelledTask>& last_parent) const {
+    const std::size_t dash = id.rfind('-');
+    if (dash == std::string_view::npos) return find_generated(id);
+    const std::string_view parent_id = id.substr(0, dash);
+    if (!last_parent || last_parent->id != parent_id) last_parent = SpelledTask{parent_id, find_generated(parent_id)};
+    if (!last_parent->task) return std::nullopt;
+    const Node& parent = nodes_[*last_parent->task];
+    const auto position = decimal_value(id.substr(dash + 1));
+    if (!position || *position >= parent.child_count) return std::nullopt;
+    const Index child = parent.first_child + *position;
+    if (!nodes_[child].generated_id) return std::nullopt;
+    return child;
+}
+
 bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
     // "3-0-2" for task T: T is child 2 of a task that "3-0" spells, and so on up to root 3. No
     // string is built.
@@ -141,13 +156,18 @@ std::string TaskGraph::id(Index task) const {
     return spelled;
 }
 
-TaskGraph::Claim TaskGraph::claim_id(std::string_view id, Index parent, Index position) {
+TaskGraph::Claim TaskGraph::claim_id(std::string_view id, Index parent, Index position,
+                                     std::string_view& parent_spelled) {
     const auto index = static_cast<Index>(size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
         const std::size_t dash = id.rfind('-');
-        return dash != std::string_view::npos && decimal_value(id.substr(dash + 1)) == position &&
-               spells_generated_id(id.substr(0, dash), parent);
+        if (dash == std::string_view::npos || decimal_value(id.substr(dash + 1)) != position) return false;
+        const std::string_view parent_id = id.substr(0, dash);
+        if (!parent_spelled.empty() && parent_id == parent_spelled) return true;
+        if (!spells_generated_id(parent_id, parent)) return false;
+        parent_spelled = parent_id;  // the siblings that follow compare with it instead of walking
+        return true;
     }();
     if (generated) {
         // Another generated id is never the same string; an explicit one may be.
@@ -179,9 +199,10 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
     return false;
 }
 
-std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Index parent, Index position, int depth) {
+std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Index parent, Index position, int depth,
+                                                        std::string_view& parent_spelled) {
     const auto index = static_cast<Index>(size());
-    const Claim claim = claim_id(id, parent, position);
+    const Claim claim = claim_id(id, parent, position, parent_spelled);
     if (claim == Claim::taken) return std::nullopt;
     Node node;
     node.parent = parent;
@@ -275,7 +296,8 @@ void TaskGraph::reserve(std::size_t tasks, std::size_t joins) {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(std::string_view id) {
-    return try_add_node(id, no_parent, static_cast<Index>(size()), 0);
+    std::string_view no_parent_id;
+    return try_add_node(id, no_parent, static_cast<Index>(size()), 0, no_parent_id);
 }
 
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
@@ -303,13 +325,15 @@ std::optional<std::string> TaskGraph::find_any_cycle() const {
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch) const {
     std::vector<std::string> duplicates;
     std::unordered_set<std::string_view> seen;
-    const bool small = batch.size() <= 8;  // compare a few ids directly rather than hash them
+    std::optional<SpelledTask> last_parent;  // siblings' generated ids walk their parent's part once
+    const bool small = batch.size() <= 8;    // compare a few ids directly rather than hash them
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const auto& task = batch[i];
         const bool seen_before = small ? std::any_of(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i),
                                                      [&](const NewTask& other) { return other.id == task.id; })
                                        : !seen.insert(task.id).second;
-        const bool repeated = seen_before || find(task.id).has_value();
+        const bool repeated =
+            seen_before || find_generated(task.id, last_parent) || (!index_of_.empty() && index_of_.contains(task.id));
         if (repeated && std::find(duplicates.begin(), duplicates.end(), task.id) == duplicates.end()) {
             duplicates.push_back(task.id);
         }
@@ -396,8 +420,9 @@ TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask
     if (nodes_[parent].child_count > 0) {
         throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
+    std::string_view parent_spelled;  // the parent's id, once a child's generated id has shown it
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth)) {
+        if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth, parent_spelled)) {
             throw std::invalid_argument(fmt::format("Task id {} is taken already", batch[i].id));
         }
     }

@@ -339,6 +339,30 @@ TEST_CASE("Generated child ids are found through the tree, explicit ones through
           std::vector<std::string>{"0", "1-0", "0-0", "x", "0-7", "0-3", "2-0", "2-0-0"});
 }
 
+TEST_CASE("Siblings' ids that share their parent's part are each checked in full", "[graph]") {
+    // The duplicate check and the claim walk "0-1" once for the whole batch; every sibling must
+    // still be told apart by its own last part, and an explicit id must still be seen.
+    TaskGraph graph;
+    graph.add_roots({{"0", {}}, {"0-1-2", {}}}, false);  // "0-1-2": explicit, shaped like a grandchild
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    graph.add_children(0, {{"0-0", {}}, {"0-1", {}}}, changes);
+    CHECK(graph.duplicate_ids({{"0-0", {}}, {"0-2", {}}, {"0-1", {}}}) == std::vector<std::string>{"0-0", "0-1"});
+    graph.mark_started(3);
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-2", {}}, {"0-0-0", {}}}) ==
+          std::vector<std::string>{"0-1-2"});
+    // Position 1 spelled as "0-1-3" is explicit; the siblings around it stay generated.
+    CHECK(graph.add_children(3, {{"0-1-0", {}}, {"0-1-3", {}}, {"0-1-2x", {}}, {"0-1-3x", {}}}, changes) == 4);
+    CHECK(graph.find("0-1-0") == Index{4});
+    CHECK(graph.find("0-1-3") == Index{5});
+    CHECK(graph.find("0-1-1") == std::nullopt);
+    CHECK(graph.find("0-1-2") == Index{1});
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-3", {}}}) ==
+          std::vector<std::string>{"0-1-0", "0-1-3"});
+    CHECK(names(graph, {4, 5, 6, 7}) == std::vector<std::string>{"0-1-0", "0-1-3", "0-1-2x", "0-1-3x"});
+}
+
 TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {
     TaskGraph graph;
     graph.add_roots({{"0", {}}, {"x", {}}}, false);

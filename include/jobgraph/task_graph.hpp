@@ -163,10 +163,20 @@ private:
     using Waiters = boost::container::small_vector<Index, 1>;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    Claim claim_id(std::string_view id, Index parent, Index position);  // keeps a copy of an explicit id
+    // Keeps a copy of an explicit id. @p parent_spelled: the parent's generated id once a sibling
+    // has shown it (empty before), so that each sibling is not walked up the tree again.
+    Claim claim_id(std::string_view id, Index parent, Index position, std::string_view& parent_spelled);
     std::optional<Index> find_generated(std::string_view id) const;
+    // A task and the id that spells it, or nullopt if none does.
+    struct SpelledTask {
+        std::string_view id;
+        std::optional<Index> task;
+    };
+    // Same, walking the part before the last '-' only when it differs from @p last_parent's.
+    std::optional<Index> find_generated(std::string_view id, std::optional<SpelledTask>& last_parent) const;
     bool spells_generated_id(std::string_view id, Index task) const;
-    std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth);  // nullopt: taken
+    std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth,
+                                      std::string_view& parent_spelled);  // nullopt: taken
     void add_wait(Index waiter, Index target, Wait kind);
     Index position_among_siblings(Index child) const;  // "2" in "3-0-2"
     bool is_order_wait(Index waiter, Index target) const;
