@@ -459,10 +459,10 @@ std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcom
 void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes) {
     SpawnEvent event;
     if (settings_.observer) event.child_ids = outcome.child_ids;
-    records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
     // The graph takes the batch first: it keeps no copy of a generated id, so each id can then
     // move on into its record. The new indices are the records' next positions.
     graph_.add_children(parent, outcome.batch, changes);
+    records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
     // The batch joins the job in the step that ends its parent, at the time recorded for that.
     const Timestamp added_at = records_[parent].history.back().at;
     for (std::size_t i = 0; i < outcome.children.size(); ++i) {

@@ -296,8 +296,8 @@ void TaskGraph::reserve(std::size_t tasks, std::size_t joins) {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(std::string_view id) {
-    std::string_view no_parent_id;
-    return try_add_node(id, no_parent, static_cast<Index>(size()), 0, no_parent_id);
+    std::string_view unused_parent_spelled;
+    return try_add_node(id, no_parent, static_cast<Index>(size()), 0, unused_parent_spelled);
 }
 
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {

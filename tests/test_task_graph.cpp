@@ -352,15 +352,17 @@ TEST_CASE("Siblings' ids that share their parent's part are each checked in full
     graph.mark_started(3);
     CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-2", {}}, {"0-0-0", {}}}) ==
           std::vector<std::string>{"0-1-2"});
-    // Position 1 spelled as "0-1-3" is explicit; the siblings around it stay generated.
-    CHECK(graph.add_children(3, {{"0-1-0", {}}, {"0-1-3", {}}, {"0-1-2x", {}}, {"0-1-3x", {}}}, changes) == 4);
+    // "0-1-0" shows the parent's part; "0-1-1" is then matched against it, and "0-1-7", at
+    // position 2, is explicit although its part matches too.
+    CHECK(graph.add_children(3, {{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-7", {}}, {"0-1-3x", {}}}, changes) == 4);
     CHECK(graph.find("0-1-0") == Index{4});
-    CHECK(graph.find("0-1-3") == Index{5});
-    CHECK(graph.find("0-1-1") == std::nullopt);
-    CHECK(graph.find("0-1-2") == Index{1});
-    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-3", {}}}) ==
-          std::vector<std::string>{"0-1-0", "0-1-3"});
-    CHECK(names(graph, {4, 5, 6, 7}) == std::vector<std::string>{"0-1-0", "0-1-3", "0-1-2x", "0-1-3x"});
+    CHECK(graph.find("0-1-1") == Index{5});
+    CHECK(graph.find("0-1-7") == Index{6});
+    CHECK(graph.find("0-1-2") == Index{1});  // the explicit root, not child 2
+    CHECK(graph.find("0-1-3") == std::nullopt);
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-3", {}}, {"0-1-7", {}}}) ==
+          std::vector<std::string>{"0-1-0", "0-1-1", "0-1-7"});
+    CHECK(names(graph, {4, 5, 6, 7}) == std::vector<std::string>{"0-1-0", "0-1-1", "0-1-7", "0-1-3x"});
 }
 
 TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {
