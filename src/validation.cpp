@@ -90,6 +90,7 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
     }
 
     std::vector<const HandlerEntry*> handlers(count, nullptr);
+    const HandlerEntry* last_found = nullptr;  // jobs mostly list runs of tasks for one handler
     for (std::size_t i = 0; i < count; ++i) {
         TaskSpec& task = spec.tasks[i];
         if (task.input.is_null()) task.input = nlohmann::json::object();  // `input = {}` in C++ is null
@@ -97,7 +98,9 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
             problems.push_back(fmt::format("Task {}: service and command must be non-empty strings", ids[i]));
             continue;
         }
-        handlers[i] = registry.find(task.service, task.command);
+        const bool as_before = last_found && task.service == last_found->service && task.command == last_found->command;
+        handlers[i] = as_before ? last_found : registry.find(task.service, task.command);
+        if (handlers[i]) last_found = handlers[i];
         if (!handlers[i]) {
             problems.push_back(
                 fmt::format("Task {}: {}", ids[i], registry.unknown_pair_message(task.service, task.command)));
