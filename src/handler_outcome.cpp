@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <string_view>
+
 namespace jobgraph::detail {
 
 HandlerOutcome HandlerOutcome::failure(std::string message) {
@@ -22,6 +24,16 @@ HandlerOutcome HandlerOutcome::abort(std::string message) {
     return outcome;
 }
 
+namespace {
+
+// The keys a handler's result may hold besides its output. As string views, a look-up compares
+// them without measuring them first, as it would a C string at every step.
+constexpr std::string_view child_tasks_key = "childTasks";
+constexpr std::string_view trace_key = "trace";
+constexpr std::string_view output_key = "output";
+
+}  // namespace
+
 HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context) {
     HandlerOutcome outcome;
     std::vector<TaskSpec> children = std::move(spawned.children);
@@ -29,7 +41,7 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     std::vector<std::string> problems;
 
     if (result.is_object()) {
-        if (const auto it = result.find("childTasks"); it != result.end()) {
+        if (const auto it = result.find(child_tasks_key); it != result.end()) {
             if (!it->is_array()) {
                 return HandlerOutcome::failure(
                     fmt::format("childTasks must be an array of task specs, got {}", it->type_name()));
@@ -40,11 +52,11 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
             }
             result.erase(it);
         }
-        if (const auto it = result.find("trace"); it != result.end()) {
+        if (const auto it = result.find(trace_key); it != result.end()) {
             outcome.trace = std::move(*it);
             result.erase(it);
         }
-        if (const auto it = result.find("output"); it != result.end()) {
+        if (const auto it = result.find(output_key); it != result.end()) {
             outcome.output = std::move(*it);
         } else {
             outcome.output = std::move(result);
