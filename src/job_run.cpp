@@ -325,7 +325,7 @@ std::optional<nlohmann::json> JobRun::output_of(std::string_view task_id) const 
 
 // --- under the lock ------------------------------------------------------------------------
 
-void JobRun::add_record(TaskRecord record, const HandlerEntry* handler, Timestamp pending_at) {
+void JobRun::add_record(TaskRecord&& record, const HandlerEntry* handler, Timestamp pending_at) {
     record.history.reserve(3);  // pending, started, and how it ended
     const auto task = static_cast<Index>(records_.size());
     records_.push_back(std::move(record));
@@ -382,7 +382,7 @@ bool JobRun::begin_task(Index task) {
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::finish_task(Index task, HandlerOutcome outcome) {
+void JobRun::finish_task(Index task, HandlerOutcome&& outcome) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();

@@ -75,13 +75,13 @@ private:
 
     // Under the lock.
     // A batch of tasks, initial or spawned, becomes pending at one instant: pending_at.
-    void add_record(TaskRecord record, const HandlerEntry* handler, Timestamp pending_at);
+    void add_record(TaskRecord&& record, const HandlerEntry* handler, Timestamp pending_at);
     void restore(std::vector<TaskRecord> restored, std::vector<const HandlerEntry*> root_handlers);
     void flush();
     void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
     void end_unstarted(Index task, TaskStatus status, std::string reason);
     bool begin_task(Index task);  // false if the store failed to record the start
-    void finish_task(Index task, HandlerOutcome outcome);
+    void finish_task(Index task, HandlerOutcome&& outcome);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
     void apply(TaskGraph::Changes& changes);
