@@ -68,6 +68,15 @@ SpawnCostRun run_spawn_cost(std::uint32_t job_size, std::uint32_t batches, std::
         job.tasks.back().depends_on.emplace_back("driver");
     }
 
+    // First an untimed job of one task. Its workers merge the small blocks that earlier jobs'
+    // results left in their arenas (tidy_thread_heap), which after a large job takes up to
+    // hundreds of milliseconds. Otherwise the later of the two workers to start would still be
+    // merging, across the shared caches, while the first one spawned the timed batches.
+    jobgraph::JobSpec settle;
+    settle.name = "settle";
+    settle.tasks.push_back(task("work", 0));
+    (void)orchestrator.run(std::move(settle));
+
     SpawnCostRun run;
     const Stopwatch watch;
     const jobgraph::JobResult result = orchestrator.run(job);
