@@ -70,8 +70,10 @@ SpawnCostRun run_spawn_cost(std::uint32_t job_size, std::uint32_t batches, std::
 
     // First an untimed job of one task. Its workers merge the small blocks that earlier jobs'
     // results left in their arenas (tidy_thread_heap), which after a large job takes up to
-    // hundreds of milliseconds. Otherwise the later of the two workers to start would still be
-    // merging, across the shared caches, while the first one spawned the timed batches.
+    // hundreds of milliseconds. Otherwise the other workers would still be merging, across the
+    // caches they share, while the first to start spawned the timed batches. This relies on
+    // glibc giving the timed job's threads the arenas the settle job's threads just left, as it
+    // does with free arenas. The job's total time no longer includes that merging either.
     jobgraph::JobSpec settle;
     settle.name = "settle";
     settle.tasks.push_back(task("work", 0));
