@@ -87,31 +87,39 @@ bool any_dependency(const std::vector<TaskGraph::NewTask>& batch) {
 
 std::optional<TaskGraph::Index> TaskGraph::find(std::string_view id) const {
     if (const auto task = find_generated(id)) return task;
+    return find_explicit(id);
+}
+
+std::optional<TaskGraph::Index> TaskGraph::find_explicit(std::string_view id) const {
     if (index_of_.empty()) return std::nullopt;
     const auto it = index_of_.find(id);
     if (it == index_of_.end()) return std::nullopt;
     return it->second;
 }
 
+std::optional<TaskGraph::Index> TaskGraph::generated_child(Index parent, std::string_view position) const {
+    const auto number = decimal_value(position);
+    const Node& node = nodes_[parent];
+    if (!number || *number >= node.child_count) return std::nullopt;
+    const Index child = node.first_child + *number;
+    if (!nodes_[child].generated_id) return std::nullopt;
+    return child;
+}
+
 std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id) const {
     // "3-0-2": root 3, its child 0, that one's child 2; each step must have a generated id.
-    std::optional<Index> task;
-    for (std::size_t start = 0;;) {
-        const std::size_t end = std::min(id.find('-', start), id.size());
-        const auto number = decimal_value(id.substr(start, end - start));
-        if (!number) return std::nullopt;
-        if (!task) {
-            if (*number >= size() || nodes_[*number].parent != no_parent) return std::nullopt;
-            task = *number;
-        } else {
-            const Node& node = nodes_[*task];
-            if (*number >= node.child_count) return std::nullopt;
-            task = node.first_child + *number;
-        }
-        if (!nodes_[*task].generated_id) return std::nullopt;
-        if (end == id.size()) return task;
-        start = end + 1;
+    std::size_t end = std::min(id.find('-'), id.size());
+    const auto root = decimal_value(id.substr(0, end));
+    if (!root || *root >= size() || nodes_[*root].parent != no_parent || !nodes_[*root].generated_id) {
+        return std::nullopt;
     }
+    std::optional<Index> task = *root;
+    while (task && end < id.size()) {
+        const std::size_t start = end + 1;
+        end = std::min(id.find('-', start), id.size());
+        task = generated_child(*task, id.substr(start, end - start));
+    }
+    return task;
 }
 
 std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id,
@@ -121,12 +129,7 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id,
     const std::string_view parent_id = id.substr(0, dash);
     if (!last_parent || last_parent->id != parent_id) last_parent = SpelledTask{parent_id, find_generated(parent_id)};
     if (!last_parent->task) return std::nullopt;
-    const Node& parent = nodes_[*last_parent->task];
-    const auto position = decimal_value(id.substr(dash + 1));
-    if (!position || *position >= parent.child_count) return std::nullopt;
-    const Index child = parent.first_child + *position;
-    if (!nodes_[child].generated_id) return std::nullopt;
-    return child;
+    return generated_child(*last_parent->task, id.substr(dash + 1));
 }
 
 bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
@@ -332,8 +335,7 @@ std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& ba
         const bool seen_before = small ? std::any_of(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i),
                                                      [&](const NewTask& other) { return other.id == task.id; })
                                        : !seen.insert(task.id).second;
-        const bool repeated =
-            seen_before || find_generated(task.id, last_parent) || (!index_of_.empty() && index_of_.contains(task.id));
+        const bool repeated = seen_before || find_generated(task.id, last_parent) || find_explicit(task.id);
         if (repeated && std::find(duplicates.begin(), duplicates.end(), task.id) == duplicates.end()) {
             duplicates.push_back(task.id);
         }

@@ -167,6 +167,9 @@ private:
     // has shown it (empty before), so that each sibling is not walked up the tree again.
     Claim claim_id(std::string_view id, Index parent, Index position, std::string_view& parent_spelled);
     std::optional<Index> find_generated(std::string_view id) const;
+    std::optional<Index> find_explicit(std::string_view id) const;
+    // The child at @p position ("2") of @p parent, if that child's id is generated.
+    std::optional<Index> generated_child(Index parent, std::string_view position) const;
     // A task and the id that spells it, or nullopt if none does.
     struct SpelledTask {
         std::string_view id;
