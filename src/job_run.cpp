@@ -106,11 +106,11 @@ void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const Handler
         for (; end < records_.size() && records_[end].parent_id == parent_id; ++end) {
             batch.push_back({records_[end].id, records_[end].depends_on, records_[end].status == TaskStatus::planned});
         }
-        if (const auto taken = graph_.duplicate_ids(batch); !taken.empty()) {
+        if (const auto taken = graph_.duplicate_ids(batch, *parent, *parent_id); !taken.empty()) {
             throw StoreError(fmt::format("Stored task id {} is not unique", taken.front()));
         }
         try {
-            graph_.add_children(*parent, batch, changes);
+            graph_.add_children(*parent, *parent_id, batch, changes);
         } catch (const std::invalid_argument& error) {  // the parent's children are not together
             throw StoreError(fmt::format("Stored children out of order: {}", error.what()));
         }
@@ -426,7 +426,7 @@ void JobRun::finish_task(Index task, HandlerOutcome&& outcome) {
 std::optional<std::string> JobRun::check_batch(Index parent, const HandlerOutcome& outcome) const {
     const auto& batch = outcome.batch;
     const std::string& parent_id = records_[parent].id;
-    if (const auto duplicates = graph_.duplicate_ids(batch); !duplicates.empty()) {
+    if (const auto duplicates = graph_.duplicate_ids(batch, parent, parent_id); !duplicates.empty()) {
         return fmt::format("Duplicate child task IDs detected: {}", fmt::join(duplicates, ", "));
     }
     if (const auto missing = graph_.missing_dependencies(batch); !missing.empty()) {
@@ -461,7 +461,7 @@ void JobRun::add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Chan
     if (settings_.observer) event.child_ids = outcome.child_ids;
     // The graph takes the batch first: it keeps no copy of a generated id, so each id can then
     // move on into its record. The new indices are the records' next positions.
-    graph_.add_children(parent, outcome.batch, changes);
+    graph_.add_children(parent, records_[parent].id, outcome.batch, changes);
     records_[parent].children = std::move(outcome.child_ids);  // a task spawns one batch, once
     // The batch joins the job in the step that ends its parent, at the time recorded for that.
     const Timestamp added_at = records_[parent].history.back().at;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <stdexcept>
 #include <unordered_set>
@@ -326,10 +327,23 @@ std::optional<std::string> TaskGraph::find_any_cycle() const {
 }
 
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch) const {
+    return duplicate_ids(batch, std::nullopt);
+}
+
+std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch, Index parent,
+                                                  std::string_view parent_id) const {
+    assert(parent_id == id(parent));
+    // Ids are unique, so an explicit parent's id spells no generated task.
+    const auto spelled = nodes_[parent].generated_id ? std::optional<Index>(parent) : std::nullopt;
+    return duplicate_ids(batch, SpelledTask{parent_id, spelled});
+}
+
+std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch,
+                                                  std::optional<SpelledTask> last_parent) const {
+    // last_parent: siblings' generated ids walk their parent's part once, or never if it is known.
     std::vector<std::string> duplicates;
     std::unordered_set<std::string_view> seen;
-    std::optional<SpelledTask> last_parent;  // siblings' generated ids walk their parent's part once
-    const bool small = batch.size() <= 8;    // compare a few ids directly rather than hash them
+    const bool small = batch.size() <= 8;  // compare a few ids directly rather than hash them
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const auto& task = batch[i];
         const bool seen_before = small ? std::any_of(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i),
@@ -417,12 +431,19 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 }
 
 TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
+    return add_children(parent, std::string_view{}, batch, changes);
+}
+
+TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_id, const std::vector<NewTask>& batch,
+                                         Changes& changes) {
+    assert(parent_id.empty() || parent_id == id(parent));
     const auto first = static_cast<Index>(size());
     const int depth = nodes_[parent].depth + 1;
     if (nodes_[parent].child_count > 0) {
         throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
-    std::string_view parent_spelled;  // the parent's id, once a child's generated id has shown it
+    // The parent's generated id, as given or once a child's generated id has shown it.
+    std::string_view parent_spelled = nodes_[parent].generated_id ? parent_id : std::string_view{};
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth, parent_spelled)) {
             throw std::invalid_argument(fmt::format("Task id {} is taken already", batch[i].id));

@@ -365,6 +365,35 @@ TEST_CASE("Siblings' ids that share their parent's part are each checked in full
     CHECK(names(graph, {4, 5, 6, 7}) == std::vector<std::string>{"0-1-0", "0-1-1", "0-1-7", "0-1-3x"});
 }
 
+TEST_CASE("A spawner's id given by the caller stands in for walking the tree", "[graph]") {
+    // JobRun holds the spawner's id in its record and passes it on; ids under it are then
+    // compared with it. Explicit ids shaped like the generated ones must still be seen.
+    TaskGraph graph;
+    graph.add_roots({{"0", {}}, {"a", {}}, {"0-1", {}}}, false);  // "0-1": explicit, shaped like 0's child 1
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    graph.mark_started(1);
+    CHECK(graph.duplicate_ids({{"0-0", {}}, {"0-1", {}}, {"0-0", {}}, {"0-2", {}}}, 0, "0") ==
+          std::vector<std::string>{"0-1", "0-0"});
+    CHECK(graph.duplicate_ids({{"a-0", {}}, {"0-1", {}}, {"a", {}}}, 1, "a") == std::vector<std::string>{"0-1", "a"});
+
+    CHECK(graph.add_children(0, "0", {{"0-0", {}}, {"0-5", {}}}, changes) == 3);  // "0-5" at position 1: explicit
+    CHECK(graph.add_children(1, "a", {{"a-0", {}}}, changes) == 5);               // under an explicit parent
+    CHECK(graph.find("0-0") == Index{3});
+    CHECK(graph.find("0-5") == Index{4});
+    CHECK(graph.find("0-1") == Index{2});
+    CHECK(graph.find("a-0") == Index{5});
+
+    graph.mark_started(3);
+    CHECK(graph.duplicate_ids({{"0-0-0", {}}, {"a-0", {}}, {"0-0-1", {}}}, 3, "0-0") ==
+          std::vector<std::string>{"a-0"});
+    CHECK(graph.add_children(3, "0-0", {{"0-0-0", {}}, {"0-0-1", {}}}, changes) == 6);
+    CHECK(graph.find("0-0-1") == Index{7});
+    CHECK(graph.duplicate_ids({{"0-0-1", {}}, {"0-0-2", {}}}) == std::vector<std::string>{"0-0-1"});
+    CHECK(names(graph, {3, 4, 5, 6, 7}) == std::vector<std::string>{"0-0", "0-5", "a-0", "0-0-0", "0-0-1"});
+}
+
 TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {
     TaskGraph graph;
     graph.add_roots({{"0", {}}, {"x", {}}}, false);

@@ -100,6 +100,11 @@ public:
 
     /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
+    /// @brief The same for a batch that @p parent spawns, whose id the caller holds:
+    /// @p parent_id must be id(parent). Ids "<parent_id>-<n>" are then matched against it
+    /// instead of walking the tree from the root, which for a deep task is a step per level.
+    std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch, Index parent,
+                                           std::string_view parent_id) const;
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
     std::vector<std::pair<std::string, std::string>> missing_dependencies(const std::vector<NewTask>& batch) const;
     /// @brief The cycle that adding @p batch under @p parent would close, as "a -> b -> a", or
@@ -113,6 +118,10 @@ public:
     /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
     /// one batch; a second one, or an id taken already, throws std::invalid_argument.
     Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
+    /// @brief The same, with the parent's id at hand: @p parent_id must be id(parent), or empty
+    /// if the caller does not have it. The children's generated ids are then recognised against
+    /// it rather than by walking up the tree.
+    Index add_children(Index parent, std::string_view parent_id, const std::vector<NewTask>& batch, Changes& changes);
 
     // --- readiness -----------------------------------------------------------------------
 
@@ -163,8 +172,8 @@ private:
     using Waiters = boost::container::small_vector<Index, 1>;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    // Keeps a copy of an explicit id. @p parent_spelled: the parent's generated id once a sibling
-    // has shown it (empty before), so that each sibling is not walked up the tree again.
+    // Keeps a copy of an explicit id. @p parent_spelled: the parent's generated id, as the caller
+    // gave it or once a sibling has shown it (empty before), so that no sibling walks up the tree.
     Claim claim_id(std::string_view id, Index parent, Index position, std::string_view& parent_spelled);
     std::optional<Index> find_generated(std::string_view id) const;
     std::optional<Index> find_explicit(std::string_view id) const;
@@ -177,6 +186,8 @@ private:
     };
     // Same, walking the part before the last '-' only when it differs from @p last_parent's.
     std::optional<Index> find_generated(std::string_view id, std::optional<SpelledTask>& last_parent) const;
+    std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch,
+                                           std::optional<SpelledTask> last_parent) const;
     bool spells_generated_id(std::string_view id, Index task) const;
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth,
                                       std::string_view& parent_spelled);  // nullopt: taken
