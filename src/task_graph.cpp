@@ -452,7 +452,8 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_i
     nodes_[parent].first_child = first;
     nodes_[parent].child_count = static_cast<std::uint32_t>(batch.size());
 
-    std::vector<std::optional<Index>> failed_dependency(batch.size());
+    // On the stack for the usual small batch: this runs under the orchestrator's lock.
+    boost::container::small_vector<std::optional<Index>, 8> failed_dependency(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Index child = first + static_cast<Index>(i);
         add_wait(parent, child, Wait::child);
