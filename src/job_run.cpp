@@ -217,6 +217,9 @@ JobResult JobRun::execute() {
 void JobRun::worker_loop() {
     tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
     std::unique_lock lock(mutex_);
+    // Outlives the loop's turn, so that what finish_task leaves of it (the spawned batch's
+    // buffers) is freed on the next turn, outside the lock.
+    std::optional<HandlerOutcome> outcome;
     for (;;) {
         while (ready_.empty() && !done_) {
             ++idle_workers_;
@@ -243,10 +246,10 @@ void JobRun::worker_loop() {
         } else {
             lock.unlock();
         }
+        outcome.reset();
 
         // A handler runs only once its start is committed, as a crashed process would not run it.
-        std::optional<HandlerOutcome> outcome =
-            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
+        outcome = durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
         if (own && !entry.is_async()) records_[task] = std::move(*own);
