@@ -347,7 +347,7 @@ void JobRun::set_status(Index task, TaskStatus status, std::string reason, Times
     }
     if (status == TaskStatus::succeeded) ++succeeded_;
     if (settings_.observer) events_.emplace_back(TaskEvent{record.id, status, at, reason});
-    record.history.push_back(HistoryEntry{status, at, std::move(reason)});
+    record.history.emplace_back(status, at, std::move(reason));  // built in place: one move of the reason
     if (store_) unsaved_.push_back(task);
 }
 
