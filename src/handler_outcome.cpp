@@ -31,6 +31,8 @@ namespace {
 constexpr std::string_view child_tasks_key = "childTasks";
 constexpr std::string_view trace_key = "trace";
 constexpr std::string_view output_key = "output";
+// Up to this many keys, a result is searched in one pass rather than by three look-ups.
+constexpr std::size_t small_object = 8;
 
 }  // namespace
 
@@ -41,23 +43,42 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
     std::vector<std::string> problems;
 
     if (result.is_object()) {
-        if (const auto it = result.find(child_tasks_key); it != result.end()) {
-            if (!it->is_array()) {
+        auto& object = result.get_ref<nlohmann::json::object_t&>();
+        auto child_tasks = object.end();
+        auto trace = object.end();
+        auto output = object.end();
+        if (object.size() <= small_object) {
+            // One pass compares each key's size first; a look-up per key would compare them
+            // lexicographically at every step down the tree.
+            for (auto it = object.begin(); it != object.end(); ++it) {
+                const std::string_view key = it->first;
+                if (key == child_tasks_key) child_tasks = it;
+                if (key == trace_key) trace = it;
+                if (key == output_key) output = it;
+            }
+        } else {
+            child_tasks = object.find(child_tasks_key);
+            trace = object.find(trace_key);
+            output = object.find(output_key);
+        }
+        if (child_tasks != object.end()) {
+            const nlohmann::json& specs = child_tasks->second;
+            if (!specs.is_array()) {
                 return HandlerOutcome::failure(
-                    fmt::format("childTasks must be an array of task specs, got {}", it->type_name()));
+                    fmt::format("childTasks must be an array of task specs, got {}", specs.type_name()));
             }
             const std::size_t offset = children.size();
-            for (std::size_t i = 0; i < it->size(); ++i) {
-                children.push_back(read_task((*it)[i], Where{"childTasks", offset + i}, problems));
+            for (std::size_t i = 0; i < specs.size(); ++i) {
+                children.push_back(read_task(specs[i], Where{"childTasks", offset + i}, problems));
             }
-            result.erase(it);
+            object.erase(child_tasks);  // a map's other iterators stay valid
         }
-        if (const auto it = result.find(trace_key); it != result.end()) {
-            outcome.trace = std::move(*it);
-            result.erase(it);
+        if (trace != object.end()) {
+            outcome.trace = std::move(trace->second);
+            object.erase(trace);
         }
-        if (const auto it = result.find(output_key); it != result.end()) {
-            outcome.output = std::move(*it);
+        if (output != object.end()) {
+            outcome.output = std::move(output->second);
         } else {
             outcome.output = std::move(result);
         }

@@ -166,8 +166,20 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
         ctx.set_trace("from context");
         return json{{"childTasks", json::array({child("t", "echo", {{"via", "result"}})})}};
     });
-    JobSpec spec = job({task("r", "with-output"), task("r", "without-output"), task("r", "scalar"),
-                        task("r", "bad-children"), task("r", "context")});
+    // Results with more keys than one pass searches are split the same way, by look-ups.
+    registry.add("r", "wide-with-output", [](TaskContext&) {
+        json result{{"output", {{"answer", 43}}}, {"trace", "wide"}, {"childTasks", json::array({child("t", "echo")})}};
+        for (int i = 0; i < 10; ++i) result["k" + std::to_string(i)] = i;
+        return result;
+    });
+    registry.add("r", "wide-without-output", [](TaskContext&) {
+        json result{{"trace", "wide"}};
+        for (int i = 0; i < 10; ++i) result["k" + std::to_string(i)] = i;
+        return result;
+    });
+    JobSpec spec =
+        job({task("r", "with-output"), task("r", "without-output"), task("r", "scalar"), task("r", "bad-children"),
+             task("r", "context"), task("r", "wide-with-output"), task("r", "wide-without-output")});
     spec.abort_on_failure = false;
     const auto result = run(registry, spec);
     CHECK(result.at("0").output == json{{"answer", 42}});
@@ -183,6 +195,13 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
     CHECK(result.at("4-0").input == json{{"via", "context"}});
     CHECK(result.at("4-1").input == json{{"via", "result"}});
     CHECK(result.at("4").trace == "from context");
+    CHECK(result.at("5").output == json{{"answer", 43}});
+    CHECK(result.at("5").trace == "wide");
+    CHECK(result.at("5").children == std::vector<std::string>{"5-0"});
+    json wide;
+    for (int i = 0; i < 10; ++i) wide["k" + std::to_string(i)] = i;
+    CHECK(result.at("6").output == wide);
+    CHECK(result.at("6").trace == "wide");
 }
 
 TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][context]") {
