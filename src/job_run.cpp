@@ -217,9 +217,9 @@ JobResult JobRun::execute() {
 void JobRun::worker_loop() {
     tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
     std::unique_lock lock(mutex_);
-    // Outlives the loop's turn, so that what finish_task leaves of it (the spawned batch's
-    // buffers) is freed on the next turn, outside the lock.
-    std::optional<HandlerOutcome> outcome;
+    // What finish_task left of a spawning task's outcome (the batch's buffers), kept to be freed
+    // on the next turn, outside the lock.
+    std::optional<HandlerOutcome> spent;
     for (;;) {
         while (ready_.empty() && !done_) {
             ++idle_workers_;
@@ -246,14 +246,18 @@ void JobRun::worker_loop() {
         } else {
             lock.unlock();
         }
-        outcome.reset();
+        spent.reset();
 
         // A handler runs only once its start is committed, as a crashed process would not run it.
-        outcome = durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
+        std::optional<HandlerOutcome> outcome =
+            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
         if (own && !entry.is_async()) records_[task] = std::move(*own);
-        if (outcome) finish_task(task, std::move(*outcome));
+        if (outcome) {
+            finish_task(task, std::move(*outcome));
+            if (!outcome->children.empty()) spent = std::move(outcome);  // spent is empty: frees nothing
+        }
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
             lock.unlock();
