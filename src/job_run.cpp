@@ -220,6 +220,9 @@ void JobRun::worker_loop() {
     // What finish_task left of a spawning task's outcome (the batch's buffers), kept to be freed
     // on the next turn, outside the lock.
     std::optional<HandlerOutcome> spent;
+    // One token per worker: each copy counts a reference on the state both workers share, and
+    // a copy per task would move that cache line between them twice per task.
+    const std::stop_token stop = stop_source_.get_token();
     for (;;) {
         while (ready_.empty() && !done_) {
             ++idle_workers_;
@@ -250,7 +253,7 @@ void JobRun::worker_loop() {
 
         // A handler runs only once its start is committed, as a crashed process would not run it.
         std::optional<HandlerOutcome> outcome =
-            durable ? call_handler(task, record, entry) : HandlerOutcome::abort("Job stopped: the store failed");
+            durable ? call_handler(task, record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
 
         lock_soon(lock);
         if (own && !entry.is_async()) records_[task] = std::move(*own);
@@ -285,8 +288,8 @@ void JobRun::after_unlock(bool request_stop) {
     deliver_events();
 }
 
-std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry) {
-    const std::stop_token stop = stop_source_.get_token();
+std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
+                                                   const std::stop_token& stop) {
     if (entry.is_async()) {
         auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, record.depth, stop);
         TaskContext context(record, limits_, stop, *this, state->spawned());

@@ -90,7 +90,8 @@ private:
 
     // Outside the lock.
     void worker_loop();
-    std::optional<HandlerOutcome> call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry);
+    std::optional<HandlerOutcome> call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
+                                               const std::stop_token& stop);
     void after_unlock(bool request_stop);
     void deliver_events();
     JobResult build_result();

@@ -32,9 +32,11 @@ struct SpawnBuffer {
 class TaskContext {
 public:
     /// @brief Used by the orchestrator; handlers receive a ready-made context.
-    TaskContext(const TaskRecord& task, const JobLimits& limits, std::stop_token stop,
+    /// Like the other arguments, @p stop is referred to, not copied: copying a token counts a
+    /// reference on the state that every worker shares.
+    TaskContext(const TaskRecord& task, const JobLimits& limits, const std::stop_token& stop,
                 const detail::OutputSource& outputs, detail::SpawnBuffer& spawned) noexcept
-        : task_(task), limits_(limits), stop_(std::move(stop)), outputs_(outputs), spawned_(spawned) {}
+        : task_(task), limits_(limits), stop_(stop), outputs_(outputs), spawned_(spawned) {}
 
     /// @brief The task's id, e.g. "0-1".
     const std::string& id() const noexcept { return task_.id; }
@@ -74,7 +76,7 @@ public:
 private:
     const TaskRecord& task_;
     const JobLimits& limits_;
-    std::stop_token stop_;
+    const std::stop_token& stop_;
     const detail::OutputSource& outputs_;
     detail::SpawnBuffer& spawned_;
 };
