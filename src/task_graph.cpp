@@ -220,6 +220,22 @@ std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Ind
     return index;
 }
 
+void TaskGraph::remove_newest(std::size_t count) {
+    // Claims append, so the newest task's explicit id, if it has one, is the newest one kept.
+    for (; count > 0; --count) {
+        if (!nodes_.back().generated_id) {
+            const std::string& id = explicit_ids_.back();
+            index_of_.erase(id);
+            if (generated_shape(id)) --generated_shaped_keys_;
+            explicit_ids_.pop_back();
+        }
+        nodes_.pop_back();
+        waiters_.pop_back();
+        join_runs_.pop_back();
+        --unsettled_;
+    }
+}
+
 void TaskGraph::record_join(Index waiter, Index target) {
     // A task's joins are one run of joins_; they are added together, so the run is normally at
     // the end already. If not, it moves there (the old run is left unused).
@@ -332,7 +348,8 @@ std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& ba
 
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch, Index parent,
                                                   std::string_view parent_id) const {
-    assert(parent_id == id(parent));
+    assert(parent_id.empty() || parent_id == id(parent));
+    if (parent_id.empty()) return duplicate_ids(batch, std::nullopt);
     // Ids are unique, so an explicit parent's id spells no generated task.
     const auto spelled = nodes_[parent].generated_id ? std::optional<Index>(parent) : std::nullopt;
     return duplicate_ids(batch, SpelledTask{parent_id, spelled});
@@ -444,13 +461,18 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_i
     }
     // The parent's generated id, as given or once a child's generated id has shown it.
     std::string_view parent_spelled = nodes_[parent].generated_id ? parent_id : std::string_view{};
+    // The children claimed so far count as the parent's already, so that an explicit id that
+    // repeats an earlier sibling's generated one is found taken.
+    nodes_[parent].first_child = first;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth, parent_spelled)) {
+            remove_newest(i);  // a refused batch leaves nothing behind
+            nodes_[parent].first_child = 0;
+            nodes_[parent].child_count = 0;
             throw std::invalid_argument(fmt::format("Task id {} is taken already", batch[i].id));
         }
+        nodes_[parent].child_count = static_cast<std::uint32_t>(i + 1);
     }
-    nodes_[parent].first_child = first;
-    nodes_[parent].child_count = static_cast<std::uint32_t>(batch.size());
 
     // On the stack for the usual small batch: this runs under the orchestrator's lock.
     boost::container::small_vector<std::optional<Index>, 8> failed_dependency(batch.size());

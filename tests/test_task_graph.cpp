@@ -392,6 +392,40 @@ TEST_CASE("A spawner's id given by the caller stands in for walking the tree", "
     CHECK(graph.find("0-0-1") == Index{7});
     CHECK(graph.duplicate_ids({{"0-0-1", {}}, {"0-0-2", {}}}) == std::vector<std::string>{"0-0-1"});
     CHECK(names(graph, {3, 4, 5, 6, 7}) == std::vector<std::string>{"0-0", "0-5", "a-0", "0-0-0", "0-0-1"});
+
+    // An explicit parent shaped like a generated id: its children's ids are explicit too.
+    graph.mark_started(2);
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-0", {}}}, 2, "0-1") == std::vector<std::string>{"0-0"});
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-0", {}}}) == std::vector<std::string>{"0-0"});
+    CHECK(graph.add_children(2, "0-1", {{"0-1-0", {}}}, changes) == 8);
+    CHECK(graph.find("0-1-0") == Index{8});
+    CHECK(graph.id(8) == "0-1-0");
+    CHECK(graph.duplicate_ids({{"0-1-0", {}}}, 2, "0-1") == std::vector<std::string>{"0-1-0"});
+}
+
+TEST_CASE("A batch that repeats an id adds none of its tasks", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"0", {}}, {"a", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    graph.mark_started(0);
+    CHECK(graph.duplicate_ids({{"0-0", {}}, {"x", {}}, {"0-0", {}}}, 0, "0") == std::vector<std::string>{"0-0"});
+    // "0-0" is generated at position 0, then comes again at position 2, where it is explicit.
+    CHECK_THROWS_WITH(graph.add_children(0, "0", {{"0-0", {}}, {"x", {}}, {"0-0", {}}}, changes),
+                      "Task id 0-0 is taken already");
+    CHECK_THROWS_WITH(graph.add_children(0, "0", {{"0-0", {}}, {"y", {}}, {"a", {}}}, changes),
+                      "Task id a is taken already");
+    CHECK(graph.size() == 2);
+    CHECK(graph.find("0-0") == std::nullopt);
+    CHECK(graph.find("x") == std::nullopt);
+    CHECK(graph.find("y") == std::nullopt);
+    // The parent may still add its batch, and the ids given back are free again.
+    CHECK(graph.add_children(0, "0", {{"0-0", {}}, {"x", {}}, {"0-2", {}}}, changes) == 2);
+    CHECK(graph.find("0-0") == Index{2});
+    CHECK(graph.find("x") == Index{3});
+    CHECK(graph.find("0-2") == Index{4});
+    CHECK(names(graph, {2, 3, 4}) == std::vector<std::string>{"0-0", "x", "0-2"});
+    CHECK(graph.unsettled() == 5);
 }
 
 TEST_CASE("A batch whose first id is taken, or a second batch of children, is refused", "[graph]") {

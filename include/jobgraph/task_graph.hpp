@@ -101,8 +101,9 @@ public:
     /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
     /// @brief The same for a batch that @p parent spawns, whose id the caller holds:
-    /// @p parent_id must be id(parent). Ids "<parent_id>-<n>" are then matched against it
-    /// instead of walking the tree from the root, which for a deep task is a step per level.
+    /// @p parent_id must be id(parent), or empty if the caller does not have it. Ids
+    /// "<parent_id>-<n>" are then matched against it instead of walking the tree from the
+    /// root, which for a deep task is a step per level.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch, Index parent,
                                            std::string_view parent_id) const;
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
@@ -116,7 +117,8 @@ public:
     std::size_t last_cycle_walk() const noexcept { return last_walk_; }
     /// @brief Adds a checked batch as children of a running @p parent and reports which of the
     /// new tasks are ready, aborted or planned already. Returns the first new index. A task adds
-    /// one batch; a second one, or an id taken already, throws std::invalid_argument.
+    /// one batch; a second one, or an id taken already (or repeated in the batch), throws
+    /// std::invalid_argument and adds none of the batch.
     Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
     /// @brief The same, with the parent's id at hand: @p parent_id must be id(parent), or empty
     /// if the caller does not have it. The children's generated ids are then recognised against
@@ -191,6 +193,7 @@ private:
     bool spells_generated_id(std::string_view id, Index task) const;
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth,
                                       std::string_view& parent_spelled);  // nullopt: taken
+    void remove_newest(std::size_t count);                                // undoes the last @p count try_add_node calls
     void add_wait(Index waiter, Index target, Wait kind);
     Index position_among_siblings(Index child) const;  // "2" in "3-0-2"
     bool is_order_wait(Index waiter, Index target) const;
