@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <string_view>
+#include <type_traits>
 
 namespace jobgraph::detail {
 
@@ -33,6 +35,11 @@ constexpr std::string_view trace_key = "trace";
 constexpr std::string_view output_key = "output";
 // Up to this many keys, a result is searched in one pass rather than by three look-ups.
 constexpr std::size_t small_object = 8;
+// interpret_result erases entries while it holds iterators to others: a std::map keeps them
+// valid, a vector-backed object (ordered_json) would not.
+static_assert(std::is_same_v<nlohmann::json::object_t,
+                             std::map<nlohmann::json::string_t, nlohmann::json, nlohmann::json::object_comparator_t>>,
+              "interpret_result relies on std::map's iterators");
 
 }  // namespace
 

@@ -216,13 +216,13 @@ JobResult JobRun::execute() {
 
 void JobRun::worker_loop() {
     tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
-    std::unique_lock lock(mutex_);
     // What finish_task left of a spawning task's outcome (the batch's buffers), kept to be freed
-    // on the next turn, outside the lock.
+    // on the next turn, outside the lock. Declared before the lock, so that it goes after it.
     std::optional<HandlerOutcome> spent;
-    // One token per worker: each copy counts a reference on the state both workers share, and
-    // a copy per task would move that cache line between them twice per task.
+    // One token per worker for its synchronous calls: each copy counts a reference on the state
+    // all workers share, and a copy per task would move that cache line between them.
     const std::stop_token stop = stop_source_.get_token();
+    std::unique_lock lock(mutex_);
     for (;;) {
         while (ready_.empty() && !done_) {
             ++idle_workers_;
@@ -354,7 +354,11 @@ void JobRun::set_status(Index task, TaskStatus status, std::string reason, Times
     }
     if (status == TaskStatus::succeeded) ++succeeded_;
     if (settings_.observer) events_.emplace_back(TaskEvent{record.id, status, at, reason});
-    record.history.emplace_back(status, at, std::move(reason));  // built in place: one move of the reason
+    // Filled in place: a braced entry pushed back would move the reason twice.
+    HistoryEntry& entry = record.history.emplace_back();
+    entry.status = status;
+    entry.at = at;
+    entry.reason = std::move(reason);
     if (store_) unsaved_.push_back(task);
 }
 

@@ -173,7 +173,7 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
         return result;
     });
     registry.add("r", "wide-without-output", [](TaskContext&) {
-        json result{{"trace", "wide"}};
+        json result{{"trace", "wide"}, {"childTasks", json::array({child("t", "echo")})}};
         for (int i = 0; i < 10; ++i) result["k" + std::to_string(i)] = i;
         return result;
     });
@@ -200,8 +200,9 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
     CHECK(result.at("5").children == std::vector<std::string>{"5-0"});
     json wide;
     for (int i = 0; i < 10; ++i) wide["k" + std::to_string(i)] = i;
-    CHECK(result.at("6").output == wide);
+    CHECK(result.at("6").output == wide);  // without the trace and the children
     CHECK(result.at("6").trace == "wide");
+    CHECK(result.at("6").children == std::vector<std::string>{"6-0"});
 }
 
 TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][context]") {

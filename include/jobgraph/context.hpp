@@ -32,11 +32,14 @@ struct SpawnBuffer {
 class TaskContext {
 public:
     /// @brief Used by the orchestrator; handlers receive a ready-made context.
-    /// Like the other arguments, @p stop is referred to, not copied: copying a token counts a
-    /// reference on the state that every worker shares.
+    /// Like the other arguments, @p stop is referred to, not copied (copying a token counts a
+    /// reference on the state that every worker shares), so it must outlive the context.
     TaskContext(const TaskRecord& task, const JobLimits& limits, const std::stop_token& stop,
                 const detail::OutputSource& outputs, detail::SpawnBuffer& spawned) noexcept
         : task_(task), limits_(limits), stop_(stop), outputs_(outputs), spawned_(spawned) {}
+    /// A temporary token would be gone before the handler reads it.
+    TaskContext(const TaskRecord& task, const JobLimits& limits, std::stop_token&& stop,
+                const detail::OutputSource& outputs, detail::SpawnBuffer& spawned) = delete;
 
     /// @brief The task's id, e.g. "0-1".
     const std::string& id() const noexcept { return task_.id; }
