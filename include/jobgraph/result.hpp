@@ -50,7 +50,8 @@ struct JobResult {
     std::vector<TaskRecord> tasks{};
     std::vector<JobHistoryEntry> history{};
 
-    /// @brief The record of the task with this id, or nullptr.
+    /// @brief The record of the task with this id, or nullptr. A linear search: to look up many
+    /// tasks of a large result, index `tasks` by id once instead.
     const TaskRecord* find(std::string_view id) const noexcept;
     /// @brief The record of the task with this id; throws std::out_of_range if there is none.
     const TaskRecord& at(std::string_view id) const;
