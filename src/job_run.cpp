@@ -252,14 +252,16 @@ void JobRun::worker_loop() {
         spent.reset();
 
         // A handler runs only once its start is committed, as a crashed process would not run it.
-        std::optional<HandlerOutcome> outcome =
-            durable ? call_handler(task, record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
-
-        lock_soon(lock);
-        if (own && !entry.is_async()) records_[task] = std::move(*own);
-        if (outcome) {
-            finish_task(task, std::move(*outcome));
-            if (!outcome->children.empty()) spent = std::move(outcome);  // spent is empty: frees nothing
+        if (durable && entry.is_async()) {
+            start_async_handler(task, record, entry, stop);  // its completion ends the task, now or later
+            lock_soon(lock);
+        } else {
+            HandlerOutcome outcome =
+                durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
+            lock_soon(lock);
+            if (own && !entry.is_async()) records_[task] = std::move(*own);
+            finish_task(task, std::move(outcome));
+            if (!outcome.children.empty()) spent.emplace(std::move(outcome));  // spent is empty: frees nothing
         }
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
@@ -288,22 +290,22 @@ void JobRun::after_unlock(bool request_stop) {
     deliver_events();
 }
 
-std::optional<HandlerOutcome> JobRun::call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
-                                                   const std::stop_token& stop) {
-    if (entry.is_async()) {
-        auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, record.depth, stop);
-        TaskContext context(record, limits_, stop, *this, state->spawned());
-        try {
-            entry.async_handler(context, Completion(state));
-        } catch (const StopRequested& error) {
-            state->abort(error.what());
-        } catch (const std::exception& error) {
-            state->fail(error.what());
-        } catch (...) {
-            state->fail("unknown exception");
-        }
-        return std::nullopt;  // the completion ends the task, now or later
+void JobRun::start_async_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
+                                 const std::stop_token& stop) {
+    auto state = std::make_shared<CompletionState>(shared_from_this(), task, record.id, record.depth, stop);
+    TaskContext context(record, limits_, stop, *this, state->spawned());
+    try {
+        entry.async_handler(context, Completion(state));
+    } catch (const StopRequested& error) {
+        state->abort(error.what());
+    } catch (const std::exception& error) {
+        state->fail(error.what());
+    } catch (...) {
+        state->fail("unknown exception");
     }
+}
+
+HandlerOutcome JobRun::call_handler(const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop) {
     SpawnBuffer spawned;
     TaskContext context(record, limits_, stop, *this, spawned);
     try {

@@ -90,8 +90,11 @@ private:
 
     // Outside the lock.
     void worker_loop();
-    std::optional<HandlerOutcome> call_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
-                                               const std::stop_token& stop);
+    // A synchronous handler: its outcome, returned (and built) in place.
+    HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop);
+    // An asynchronous one: its Completion ends the task, during the call or later.
+    void start_async_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
+                             const std::stop_token& stop);
     void after_unlock(bool request_stop);
     void deliver_events();
     JobResult build_result();
