@@ -171,6 +171,35 @@ TEST_CASE("A job interrupted at any commit resumes and finishes, finished tasks 
     CHECK(crash_points >= 6);  // at the least: the roots, 3 starts and the first completions
 }
 
+TEST_CASE("A handler whose start cannot be committed is not called, asynchronous or not", "[persistence][async]") {
+    // The store takes one commit and dies at the next, the one that holds the task's start: as
+    // after a crash at that point, the handler must not have run.
+    std::atomic<int> calls{0};
+    HandlerRegistry registry;
+    registry.add_async("io", "wait", [&](TaskContext&, Completion done) {
+        ++calls;
+        done.succeed();
+    });
+    registry.add("t", "work", [&](TaskContext&) {
+        ++calls;
+        return json::object();
+    });
+    for (const char* command : {"wait", "work"}) {
+        INFO(command);
+        calls = 0;
+        TempDatabase db;
+        SqliteStore store(db.path);
+        const std::string id = store.create_job(job({task(command == std::string("wait") ? "io" : "t", command)}));
+        DyingStore dying(store, 1);
+        const auto result = Orchestrator(registry).resume(id, dying);
+        CHECK(calls == 0);
+        CHECK(result.status == JobStatus::failed);
+        CHECK(result.error_message == std::optional<std::string>("Store failed: simulated crash"));
+        CHECK(result.at("0").status == TaskStatus::aborted);
+        CHECK(result.at("0").output == json{{"error", "Job stopped: the store failed"}});
+    }
+}
+
 TEST_CASE("Approving planned tasks and resuming runs them", "[persistence][plan]") {
     TempDatabase db;
     CallCounter counter;
