@@ -172,8 +172,10 @@ TEST_CASE("A job interrupted at any commit resumes and finishes, finished tasks 
 }
 
 TEST_CASE("A handler whose start cannot be committed is not called, asynchronous or not", "[persistence][async]") {
-    // The store takes one commit and dies at the next, the one that holds the task's start: as
-    // after a crash at that point, the handler must not have run.
+    // The store takes one commit (the run's first flush, of the pending task) and dies at the
+    // next, the one that holds the task's start: as after a crash at that point, the handler
+    // must not have run. A maxTasks beyond what a run reserves records for has the worker copy
+    // or borrow the record rather than read it in place.
     std::atomic<int> calls{0};
     HandlerRegistry registry;
     registry.add_async("io", "wait", [&](TaskContext&, Completion done) {
@@ -184,19 +186,27 @@ TEST_CASE("A handler whose start cannot be committed is not called, asynchronous
         ++calls;
         return json::object();
     });
-    for (const char* command : {"wait", "work"}) {
-        INFO(command);
-        calls = 0;
-        TempDatabase db;
-        SqliteStore store(db.path);
-        const std::string id = store.create_job(job({task(command == std::string("wait") ? "io" : "t", command)}));
-        DyingStore dying(store, 1);
-        const auto result = Orchestrator(registry).resume(id, dying);
-        CHECK(calls == 0);
-        CHECK(result.status == JobStatus::failed);
-        CHECK(result.error_message == std::optional<std::string>("Store failed: simulated crash"));
-        CHECK(result.at("0").status == TaskStatus::aborted);
-        CHECK(result.at("0").output == json{{"error", "Job stopped: the store failed"}});
+    for (const std::string command : {"wait", "work"}) {
+        for (const std::int64_t max_tasks : {std::int64_t{10}, std::int64_t{10'000'000}}) {
+            INFO(command << ", maxTasks " << max_tasks);
+            calls = 0;
+            TempDatabase db;
+            SqliteStore store(db.path);
+            JobSpec spec = job({task(command == "wait" ? "io" : "t", command, {{"n", 1}})});
+            spec.limits.max_tasks = max_tasks;
+            const std::string id = store.create_job(spec);
+            DyingStore dying(store, 1);
+            const auto result = Orchestrator(registry).resume(id, dying);
+            CHECK(calls == 0);
+            CHECK(result.status == JobStatus::failed);
+            CHECK(result.error_message == std::optional<std::string>("Store failed: simulated crash"));
+            const TaskRecord& record = result.at("0");
+            CHECK(record.status == TaskStatus::aborted);
+            CHECK(record.output == json{{"error", "Job stopped: the store failed"}});
+            CHECK(record.input == json{{"n", 1}});  // the record came back whole
+            CHECK(history_statuses(record) ==
+                  std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::started, TaskStatus::aborted});
+        }
     }
 }
 
