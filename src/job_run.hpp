@@ -90,7 +90,7 @@ private:
 
     // Outside the lock.
     void worker_loop();
-    // A synchronous handler: its outcome, returned (and built) in place.
+    // A synchronous handler: its outcome, returned by value (no optional to move it through).
     HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop);
     // An asynchronous one: its Completion ends the task, during the call or later.
     void start_async_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,

@@ -193,7 +193,8 @@ private:
     bool spells_generated_id(std::string_view id, Index task) const;
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth,
                                       std::string_view& parent_spelled);  // nullopt: taken
-    void remove_newest(std::size_t count);                                // undoes the last @p count try_add_node calls
+    // Undoes the last @p count try_add_node calls.
+    void remove_newest(std::size_t count);
     void add_wait(Index waiter, Index target, Wait kind);
     Index position_among_siblings(Index child) const;  // "2" in "3-0-2"
     bool is_order_wait(Index waiter, Index target) const;
