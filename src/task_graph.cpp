@@ -133,21 +133,6 @@ std::optional<TaskGraph::Index> TaskGraph::find_generated(std::string_view id,
     return generated_child(*last_parent->task, id.substr(dash + 1));
 }
 
-bool TaskGraph::spells_generated_id(std::string_view id, Index task) const {
-    // "3-0-2" for task T: T is child 2 of a task that "3-0" spells, and so on up to root 3. No
-    // string is built.
-    for (;;) {
-        const Node& node = nodes_[task];
-        if (!node.generated_id) return false;
-        if (node.parent == no_parent) return decimal_value(id) == task;
-        const std::size_t dash = id.rfind('-');
-        if (dash == std::string_view::npos) return false;
-        if (decimal_value(id.substr(dash + 1)) != position_among_siblings(task)) return false;
-        id = id.substr(0, dash);
-        task = node.parent;
-    }
-}
-
 std::string TaskGraph::id(Index task) const {
     if (!nodes_[task].generated_id) return explicit_ids_[nodes_[task].explicit_id];
     std::vector<Index> positions;  // from the task up to its root
@@ -161,17 +146,14 @@ std::string TaskGraph::id(Index task) const {
 }
 
 TaskGraph::Claim TaskGraph::claim_id(std::string_view id, Index parent, Index position,
-                                     std::string_view& parent_spelled) {
+                                     std::string_view parent_generated_id) {
     const auto index = static_cast<Index>(size());
     const bool generated = [&] {
         if (parent == no_parent) return position == index && decimal_value(id) == index;
+        if (parent_generated_id.empty()) return false;  // an explicit parent's children are explicit
         const std::size_t dash = id.rfind('-');
-        if (dash == std::string_view::npos || decimal_value(id.substr(dash + 1)) != position) return false;
-        const std::string_view parent_id = id.substr(0, dash);
-        if (!parent_spelled.empty() && parent_id == parent_spelled) return true;
-        if (!spells_generated_id(parent_id, parent)) return false;
-        parent_spelled = parent_id;  // the siblings that follow compare with it instead of walking
-        return true;
+        return dash != std::string_view::npos && id.substr(0, dash) == parent_generated_id &&
+               decimal_value(id.substr(dash + 1)) == position;
     }();
     if (generated) {
         // Another generated id is never the same string; an explicit one may be.
@@ -204,9 +186,9 @@ bool TaskGraph::is_ancestor(Index ancestor, Index task) const {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::try_add_node(std::string_view id, Index parent, Index position, int depth,
-                                                        std::string_view& parent_spelled) {
+                                                        std::string_view parent_generated_id) {
     const auto index = static_cast<Index>(size());
-    const Claim claim = claim_id(id, parent, position, parent_spelled);
+    const Claim claim = claim_id(id, parent, position, parent_generated_id);
     if (claim == Claim::taken) return std::nullopt;
     Node node;
     node.parent = parent;
@@ -316,8 +298,7 @@ void TaskGraph::reserve(std::size_t tasks, std::size_t joins) {
 }
 
 std::optional<TaskGraph::Index> TaskGraph::add_root(std::string_view id) {
-    std::string_view unused_parent_spelled;
-    return try_add_node(id, no_parent, static_cast<Index>(size()), 0, unused_parent_spelled);
+    return try_add_node(id, no_parent, static_cast<Index>(size()), 0, {});
 }
 
 void TaskGraph::add_roots(const std::vector<NewTask>& roots, bool sequential) {
@@ -348,8 +329,7 @@ std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& ba
 
 std::vector<std::string> TaskGraph::duplicate_ids(const std::vector<NewTask>& batch, Index parent,
                                                   std::string_view parent_id) const {
-    assert(parent_id.empty() || parent_id == id(parent));
-    if (parent_id.empty()) return duplicate_ids(batch, std::nullopt);
+    assert(parent_id == id(parent));
     // Ids are unique, so an explicit parent's id spells no generated task.
     const auto spelled = nodes_[parent].generated_id ? std::optional<Index>(parent) : std::nullopt;
     return duplicate_ids(batch, SpelledTask{parent_id, spelled});
@@ -448,24 +428,23 @@ std::optional<std::string> TaskGraph::cycle_through_batch(Index parent, const st
 }
 
 TaskGraph::Index TaskGraph::add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes) {
-    return add_children(parent, std::string_view{}, batch, changes);
+    return add_children(parent, id(parent), batch, changes);
 }
 
 TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_id, const std::vector<NewTask>& batch,
                                          Changes& changes) {
-    assert(parent_id.empty() || parent_id == id(parent));
+    assert(parent_id == id(parent));
     const auto first = static_cast<Index>(size());
     const int depth = nodes_[parent].depth + 1;
     if (nodes_[parent].child_count > 0) {
         throw std::invalid_argument(fmt::format("Task {} has added its children already", id(parent)));
     }
-    // The parent's generated id, as given or once a child's generated id has shown it.
-    std::string_view parent_spelled = nodes_[parent].generated_id ? parent_id : std::string_view{};
+    const std::string_view parent_generated_id = nodes_[parent].generated_id ? parent_id : std::string_view{};
     // The children claimed so far count as the parent's already, so that an explicit id that
     // repeats an earlier sibling's generated one is found taken.
     nodes_[parent].first_child = first;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth, parent_spelled)) {
+        if (!try_add_node(batch[i].id, parent, static_cast<Index>(i), depth, parent_generated_id)) {
             remove_newest(i);  // a refused batch leaves nothing behind
             nodes_[parent].first_child = 0;
             nodes_[parent].child_count = 0;

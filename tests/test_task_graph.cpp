@@ -340,8 +340,9 @@ TEST_CASE("Generated child ids are found through the tree, explicit ones through
 }
 
 TEST_CASE("Siblings' ids that share their parent's part are each checked in full", "[graph]") {
-    // The duplicate check and the claim walk "0-1" once for the whole batch; every sibling must
-    // still be told apart by its own last part, and an explicit id must still be seen.
+    // The duplicate check walks "0-1" once for the whole batch and the claim compares with the
+    // parent's id; every sibling must still be told apart by its own last part, and an explicit
+    // id must still be seen.
     TaskGraph graph;
     graph.add_roots({{"0", {}}, {"0-1-2", {}}}, false);  // "0-1-2": explicit, shaped like a grandchild
     TaskGraph::Changes changes;
@@ -352,8 +353,8 @@ TEST_CASE("Siblings' ids that share their parent's part are each checked in full
     graph.mark_started(3);
     CHECK(graph.duplicate_ids({{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-2", {}}, {"0-0-0", {}}}) ==
           std::vector<std::string>{"0-1-2"});
-    // "0-1-0" shows the parent's part; "0-1-1" is then matched against it, and "0-1-7", at
-    // position 2, is explicit although its part matches too.
+    // "0-1-0" and "0-1-1" match the parent's id and their positions; "0-1-7", at position 2, is
+    // explicit although its part matches too.
     CHECK(graph.add_children(3, {{"0-1-0", {}}, {"0-1-1", {}}, {"0-1-7", {}}, {"0-1-3x", {}}}, changes) == 4);
     CHECK(graph.find("0-1-0") == Index{4});
     CHECK(graph.find("0-1-1") == Index{5});

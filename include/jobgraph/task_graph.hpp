@@ -101,7 +101,7 @@ public:
     /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
     /// @brief The same for a batch that @p parent spawns, whose id the caller holds:
-    /// @p parent_id must be id(parent), or empty if the caller does not have it. Ids
+    /// @p parent_id must be id(parent). Ids
     /// "<parent_id>-<n>" are then matched against it instead of walking the tree from the
     /// root, which for a deep task is a step per level.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch, Index parent,
@@ -120,9 +120,8 @@ public:
     /// one batch; a second one, or an id taken already (or repeated in the batch), throws
     /// std::invalid_argument and adds none of the batch.
     Index add_children(Index parent, const std::vector<NewTask>& batch, Changes& changes);
-    /// @brief The same, with the parent's id at hand: @p parent_id must be id(parent), or empty
-    /// if the caller does not have it. The children's generated ids are then recognised against
-    /// it rather than by walking up the tree.
+    /// @brief The same, with the parent's id at hand (@p parent_id must be id(parent)); the other
+    /// overload spells it from the tree. Children's generated ids are recognised against it.
     Index add_children(Index parent, std::string_view parent_id, const std::vector<NewTask>& batch, Changes& changes);
 
     // --- readiness -----------------------------------------------------------------------
@@ -174,9 +173,9 @@ private:
     using Waiters = boost::container::small_vector<Index, 1>;
 
     enum class Claim : std::uint8_t { taken, generated, explicit_id };
-    // Keeps a copy of an explicit id. @p parent_spelled: the parent's generated id, as the caller
-    // gave it or once a sibling has shown it (empty before), so that no sibling walks up the tree.
-    Claim claim_id(std::string_view id, Index parent, Index position, std::string_view& parent_spelled);
+    // Keeps a copy of an explicit id. @p parent_generated_id: the parent's id if it is generated,
+    // empty for a root or an explicit parent (whose children's ids are never generated).
+    Claim claim_id(std::string_view id, Index parent, Index position, std::string_view parent_generated_id);
     std::optional<Index> find_generated(std::string_view id) const;
     std::optional<Index> find_explicit(std::string_view id) const;
     // The child at @p position ("2") of @p parent, if that child's id is generated.
@@ -190,9 +189,8 @@ private:
     std::optional<Index> find_generated(std::string_view id, std::optional<SpelledTask>& last_parent) const;
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch,
                                            std::optional<SpelledTask> last_parent) const;
-    bool spells_generated_id(std::string_view id, Index task) const;
     std::optional<Index> try_add_node(std::string_view id, Index parent, Index position, int depth,
-                                      std::string_view& parent_spelled);  // nullopt: taken
+                                      std::string_view parent_generated_id);  // nullopt: taken
     // Undoes the last @p count try_add_node calls.
     void remove_newest(std::size_t count);
     void add_wait(Index waiter, Index target, Wait kind);
