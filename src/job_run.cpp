@@ -22,14 +22,7 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 constexpr const char* abort_on_failure_reason = "Previous task failed and abortOnFailure is true";
 
-// A handler that returns within this is quick: its tasks may share a lock hold (ClaimedTasks).
-// Waking a worker costs a few microseconds and taking a contended lock about a tenth of one; a
-// task that runs longer than this gains little from sharing, and the tasks queued behind it
-// would wait for it.
-constexpr auto quick_handler = std::chrono::microseconds(20);
-
-// Every worker takes the job lock once per task or claim, and most holds last well under a
-// microsecond.
+// Every worker takes the job lock once per task, and most holds last well under a microsecond.
 // Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
 // several to tens of microseconds, so retry for about that long first (1000 pauses). Only where
 // there is a pause instruction: without one the retries would slow down the lock's holder.
@@ -60,7 +53,6 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
         return;
     }
     reserve_records(job.spec.tasks.size());
-    claims_ = settings_.quick_batch > 1 && !settings_.observer && !settings_.store && records_stay_put_;
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
         // Built with its fields at once: a default TaskRecord allocates an empty input object.
@@ -227,7 +219,6 @@ void JobRun::worker_loop() {
     // What finish_task left of a spawning task's outcome (the batch's buffers), kept to be freed
     // on the next turn, outside the lock. Declared before the lock, so that it goes after it.
     std::optional<HandlerOutcome> spent;
-    ClaimedTasks claimed;  // likewise for its spent outcomes
     // One token per worker for its synchronous calls: each copy counts a reference on the state
     // all workers share, and a copy per task would move that cache line between them.
     const std::stop_token stop = stop_source_.get_token();
@@ -239,15 +230,38 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        if (claims_ && !handlers_[ready_.front()]->is_async()) {
-            claim_quick_tasks(claimed);
-            if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
+        const Index task = ready_.pop();
+        const bool durable = begin_task(task);
+        const HandlerEntry& entry = *handlers_[task];
+        // While the array has room for every task the job may have, it never moves and the
+        // handler reads its task's record in place. Otherwise adding spawned tasks may move it:
+        // a synchronous handler borrows its record until it returns (nothing else reads the
+        // record of a running task), and an asynchronous one gets a copy, as its completion may
+        // write the record before the call returns.
+        std::optional<TaskRecord> own;
+        if (!records_stay_put_) own = entry.is_async() ? records_[task] : std::move(records_[task]);
+        const TaskRecord& record = own ? *own : records_[task];
+        // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
+        if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
+        if (!events_.empty()) {
             lock.unlock();
-            run_claimed(claimed, stop);
-            lock_soon(lock);
-            record_claimed(claimed);
+            deliver_events();
         } else {
-            run_one_task(lock, spent, stop);
+            lock.unlock();
+        }
+        spent.reset();
+
+        // A handler runs only once its start is committed, as a crashed process would not run it.
+        if (durable && entry.is_async()) {
+            start_async_handler(task, record, entry, stop);  // its completion ends the task, now or later
+            lock_soon(lock);
+        } else {
+            HandlerOutcome outcome =
+                durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
+            lock_soon(lock);
+            if (own && !entry.is_async()) records_[task] = std::move(*own);
+            finish_task(task, std::move(outcome));
+            if (!outcome.children.empty()) spent.emplace(std::move(outcome));  // spent is empty: frees nothing
         }
         if (stop_signal_due_ || !events_.empty()) {
             const bool signal = std::exchange(stop_signal_due_, false);
@@ -255,62 +269,6 @@ void JobRun::worker_loop() {
             after_unlock(signal);
             lock.lock();
         }
-    }
-}
-
-void JobRun::run_one_task(std::unique_lock<std::mutex>& lock, std::optional<HandlerOutcome>& spent,
-                          const std::stop_token& stop) {
-    const Index task = ready_.pop();
-    const bool durable = begin_task(task);
-    const HandlerEntry& entry = *handlers_[task];
-    // While the array has room for every task the job may have, it never moves and the
-    // handler reads its task's record in place. Otherwise adding spawned tasks may move it:
-    // a synchronous handler borrows its record until it returns (nothing else reads the
-    // record of a running task), and an asynchronous one gets a copy, as its completion may
-    // write the record before the call returns.
-    std::optional<TaskRecord> own;
-    if (!records_stay_put_) own = entry.is_async() ? records_[task] : std::move(records_[task]);
-    const TaskRecord& record = own ? *own : records_[task];
-    // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
-    if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
-    if (!events_.empty()) {
-        lock.unlock();
-        deliver_events();
-    } else {
-        lock.unlock();
-    }
-    spent.reset();
-
-    // A handler runs only once its start is committed, as a crashed process would not run it.
-    if (durable && entry.is_async()) {
-        start_async_handler(task, record, entry, stop);  // its completion ends the task, now or later
-        lock_soon(lock);
-    } else {
-        HandlerOutcome outcome =
-            durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
-        lock_soon(lock);
-        if (own && !entry.is_async()) records_[task] = std::move(*own);
-        finish_task(task, std::move(outcome));
-        if (!outcome.children.empty()) spent.emplace(std::move(outcome));  // spent is empty: frees nothing
-    }
-}
-
-void JobRun::run_claimed(ClaimedTasks& claimed, const std::stop_token& stop) {
-    for (auto& outcome : claimed.outcomes) outcome.reset();  // the last claim's, spent under the lock
-    claimed.outcomes.resize(claimed.tasks.size());
-    claimed.times.resize(claimed.tasks.size() + 1);
-    claimed.times[0] = now_utc();
-    for (std::size_t k = 0; k < claimed.tasks.size(); ++k) {
-        // Tasks not run go back: if the job stops, they end as never started.
-        if (stop.stop_requested()) return;
-        const Index task = claimed.tasks[k];
-        claimed.outcomes[k].emplace(call_handler(records_[task], *handlers_[task], stop));
-        claimed.times[k + 1] = now_utc();
-        claimed.ran = k + 1;
-        // A failure may stop the job, and the tasks behind a slow handler have waited long enough
-        // while other workers may be free: either way the rest go back now.
-        if (claimed.outcomes[k]->kind != HandlerOutcome::Kind::succeeded) return;
-        if (claimed.times[k + 1] - claimed.times[k] >= quick_handler) return;
     }
 }
 
@@ -431,75 +389,16 @@ void JobRun::end_unstarted(Index task, TaskStatus status, std::string reason) {
 }
 
 bool JobRun::begin_task(Index task) {
-    claim(task);
-    record_start(task, now_utc());
+    graph_.mark_started(task);
+    start_order_[task] = next_start_++;
+    ++in_flight_;
+    ++records_[task].attempts;
+    set_status(task, TaskStatus::started);
     flush();  // a task known to have started runs again after a crash, and counts its attempts
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::claim(Index task) {
-    graph_.mark_started(task);
-    ++in_flight_;
-    ++records_[task].attempts;  // before the call: the handler reads its attempt number
-}
-
-void JobRun::record_start(Index task, Timestamp at) {
-    start_order_[task] = next_start_++;
-    set_status(task, TaskStatus::started, {}, at);
-}
-
-bool JobRun::is_quick(const HandlerEntry* handler) const {
-    const auto known = handler_is_quick_.find(handler);
-    return known != handler_is_quick_.end() && known->second;
-}
-
-void JobRun::claim_quick_tasks(ClaimedTasks& claimed) {
-    claimed.tasks.clear();
-    claimed.ran = 0;
-    // One task, or as many as the option allows while every handler is known to be quick,
-    // leaving the other workers their share of what is ready.
-    const std::size_t share = std::max<std::size_t>(1, ready_.size() / settings_.workers);
-    const std::size_t most = std::min(settings_.quick_batch, share);
-    bool all_quick = true;
-    while (claimed.tasks.size() < most && !ready_.empty()) {
-        const HandlerEntry* handler = handlers_[ready_.front()];
-        if (handler->is_async()) break;  // its completion may come from any thread at any time
-        all_quick = all_quick && is_quick(handler);
-        if (!claimed.tasks.empty() && !all_quick) break;
-        const Index task = ready_.pop();
-        claim(task);
-        claimed.tasks.push_back(task);
-        if (!all_quick) break;
-    }
-}
-
-void JobRun::record_claimed(ClaimedTasks& claimed) {
-    // Those not run go back first: if a failure recorded below stops the job, they end with
-    // every other task not started.
-    for (std::size_t k = claimed.ran; k < claimed.tasks.size(); ++k) {
-        const Index task = claimed.tasks[k];
-        graph_.mark_not_started(task);
-        --in_flight_;
-        --records_[task].attempts;
-        ready_.push(task);
-    }
-    if (claimed.ran < claimed.tasks.size() && stop_cause_ != StopCause::none) {
-        // The job stopped while they were claimed: they end as stop() ended the others.
-        ready_.clear();
-        abort_not_started(stop_reason_);
-    }
-    for (std::size_t k = 0; k < claimed.ran; ++k) {
-        const Index task = claimed.tasks[k];
-        const Timestamp called = claimed.times[k];
-        const Timestamp returned = claimed.times[k + 1];
-        handler_is_quick_[handlers_[task]] = returned - called < quick_handler;
-        record_start(task, called);
-        finish_task(task, std::move(*claimed.outcomes[k]), returned);
-    }
-    check_end();
-}
-
-void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp at) {
+void JobRun::finish_task(Index task, HandlerOutcome&& outcome) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
@@ -520,16 +419,16 @@ void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp at) {
     TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
-            set_status(task, TaskStatus::succeeded, std::move(note), at);
+            set_status(task, TaskStatus::succeeded, std::move(note));
             if (add_batch) add_children(task, outcome, changes);
             graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
             break;
         case HandlerOutcome::Kind::failed:
-            set_status(task, TaskStatus::failed, std::move(outcome.message), at);
+            set_status(task, TaskStatus::failed, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::failed, changes);
             break;
         case HandlerOutcome::Kind::aborted:
-            set_status(task, TaskStatus::aborted, std::move(outcome.message), at);
+            set_status(task, TaskStatus::aborted, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::aborted, changes);
             break;
     }
@@ -610,13 +509,8 @@ void JobRun::apply(TaskGraph::Changes& changes) {
 void JobRun::stop(StopCause cause, const std::string& reason) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
-    stop_reason_ = reason;
     stop_signal_due_ = true;
     ready_.clear();
-    abort_not_started(reason);
-}
-
-void JobRun::abort_not_started(const std::string& reason) {
     TaskGraph::Changes changes;
     for (const Index task : graph_.abort_not_started(changes)) end_unstarted(task, TaskStatus::aborted, reason);
     apply(changes);

@@ -24,7 +24,6 @@
 #include <stop_token>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -43,9 +42,8 @@ struct RunSettings {
     std::size_t workers = 1;
     bool check_cycles = true;
     JobObserver* observer = nullptr;
-    JobStore* store = nullptr;    // with a store, every change is committed before it is reported
-    std::string job_id{};         // the job's id in the store
-    std::size_t quick_batch = 1;  // OrchestratorOptions::quick_batch
+    JobStore* store = nullptr;  // with a store, every change is committed before it is reported
+    std::string job_id{};       // the job's id in the store
 };
 
 class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
@@ -73,17 +71,6 @@ private:
     enum class StopCause { none, failure, timeout, deadlock };
     using Event = std::variant<TaskEvent, SpawnEvent>;
 
-    // Quick synchronous tasks a worker claimed under one lock, to run one after another without
-    // it. Claimed tasks count as started in the graph, so nothing else starts or aborts them, but
-    // their records learn of their start only with their end, under the worker's next lock, at
-    // the times the worker read. Those it did not run go back.
-    struct ClaimedTasks {
-        std::vector<Index> tasks;
-        std::vector<Timestamp> times;  // times[k]: task k's handler was called; times[k + 1]: it returned
-        std::vector<std::optional<HandlerOutcome>> outcomes;  // by task; spent ones are freed outside the lock
-        std::size_t ran = 0;                                  // tasks[0 .. ran) ran
-    };
-
     void reserve_records(std::size_t initial);
 
     // Under the lock.
@@ -94,17 +81,11 @@ private:
     void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
     void end_unstarted(Index task, TaskStatus status, std::string reason);
     bool begin_task(Index task);  // false if the store failed to record the start
-    void claim(Index task);       // begin_task's part for the graph and the handler's attempt
-    void record_start(Index task, Timestamp at);
-    void finish_task(Index task, HandlerOutcome&& outcome, Timestamp at = now_utc());
-    void claim_quick_tasks(ClaimedTasks& claimed);
-    void record_claimed(ClaimedTasks& claimed);
-    bool is_quick(const HandlerEntry* handler) const;
+    void finish_task(Index task, HandlerOutcome&& outcome);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
     void apply(TaskGraph::Changes& changes);
     void stop(StopCause cause, const std::string& reason);
-    void abort_not_started(const std::string& reason);
     void check_end();
 
     // Outside the lock.
@@ -114,10 +95,6 @@ private:
     // An asynchronous one: its Completion ends the task, during the call or later.
     void start_async_handler(Index task, const TaskRecord& record, const HandlerEntry& entry,
                              const std::stop_token& stop);
-    // One task taken from the ready ones under @p lock, run without it, ended under it again.
-    void run_one_task(std::unique_lock<std::mutex>& lock, std::optional<HandlerOutcome>& spent,
-                      const std::stop_token& stop);
-    void run_claimed(ClaimedTasks& claimed, const std::stop_token& stop);
     void after_unlock(bool request_stop);
     void deliver_events();
     JobResult build_result();
@@ -140,12 +117,6 @@ private:
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index
     bool records_stay_put_ = false;    // records_ has room for maxTasks records: it never moves
-    // Workers may claim quick tasks (ClaimedTasks): the option allows it, no observer or store
-    // must hear of a start before its handler runs, and records never move under a handler.
-    bool claims_ = false;
-    // Whether each handler's last claimed call returned within quick_handler. Claims grow past
-    // one task only with handlers known to be quick, so that no task waits behind a slow one.
-    std::unordered_map<const HandlerEntry*, bool> handler_is_quick_;
     std::vector<const HandlerEntry*> handlers_;
     std::vector<std::uint64_t> start_order_;  // 0: never started
     std::uint64_t next_start_ = 1;
@@ -160,7 +131,6 @@ private:
     bool done_ = false;
     std::vector<Index> unsaved_;  // records changed since the last flush to the store
     std::optional<std::string> job_error_;
-    std::string stop_reason_;  // what stop() gave the tasks it aborted
     std::stop_source stop_source_;
 
     std::mutex observer_mutex_;  // serialises observer calls; taken before mutex_, never inside it

@@ -69,12 +69,7 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
 JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
                                      JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
     if (!preparation.job) return rejected(std::move(name), preparation.problems, observer);
-    detail::RunSettings settings{.workers = workers_,
-                                 .check_cycles = !options_.unsafe_skip_cycle_check,
-                                 .observer = observer,
-                                 .store = store,
-                                 .job_id = std::move(job_id),
-                                 .quick_batch = std::max<std::size_t>(1, options_.quick_batch)};
+    detail::RunSettings settings{workers_, !options_.unsafe_skip_cycle_check, observer, store, std::move(job_id)};
     auto run = std::make_shared<detail::JobRun>(registry_, std::move(*preparation.job), std::move(settings),
                                                 std::move(restored));
     return run->execute();

@@ -530,11 +530,6 @@ void TaskGraph::mark_started(Index task) {
     nodes_[task].phase = Phase::running;
 }
 
-void TaskGraph::mark_not_started(Index task) {
-    assert(nodes_[task].phase == Phase::running);
-    nodes_[task].phase = Phase::ready;
-}
-
 void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
     Node& node = nodes_[task];
     node.phase = Phase::finished;

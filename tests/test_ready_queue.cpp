@@ -32,18 +32,6 @@ TEST_CASE("The ready queue hands out the smallest task first, across words and s
     CHECK(queue.size() == 0);
 }
 
-TEST_CASE("front shows the task pop hands out next and leaves it in the queue", "[ready_queue]") {
-    ReadyQueue queue;
-    for (const Index task : {9000u, 70u, 200000u}) queue.push(task);
-    CHECK(queue.front() == 70);
-    CHECK(queue.size() == 3);
-    CHECK(queue.pop() == 70);
-    CHECK(queue.front() == 9000);
-    queue.push(2);
-    CHECK(queue.front() == 2);
-    CHECK(drain(queue) == std::vector<Index>{2, 9000, 200000});
-}
-
 TEST_CASE("A task pushed below the ones left is handed out next", "[ready_queue]") {
     ReadyQueue queue;
     for (const Index task : {10u, 9000u, 200000u}) queue.push(task);

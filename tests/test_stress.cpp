@@ -107,15 +107,12 @@ bool is_ancestor(const JobResult& result, const std::string& ancestor, const Tas
 
 TEST_CASE("Random jobs keep every invariant", "[stress]") {
     const std::size_t workers = any_worker_count();
-    // One task per lock hold, and quick tasks claimed several at a time (some handlers sleep
-    // past the quick limit, some fail, so claims are cut short and tasks go back).
-    const std::size_t quick_batch = GENERATE(as<std::size_t>{}, 1, 8);
     for (std::uint32_t seed = 1; seed <= 600; ++seed) {
-        INFO("seed " << seed << ", workers " << workers << ", quick_batch " << quick_batch);
+        INFO("seed " << seed << ", workers " << workers);
         Calls calls;
         const auto registry = counting_registry(calls);
         const JobSpec spec = RandomJob(seed).make();
-        const auto result = Orchestrator(registry, {.workers = workers, .quick_batch = quick_batch}).run(spec);
+        const auto result = run(registry, spec, workers);
 
         const JobStats counted = count_statuses(result.tasks);
         REQUIRE(result.stats.total == result.tasks.size());
@@ -132,16 +129,6 @@ TEST_CASE("Random jobs keep every invariant", "[stress]") {
             REQUIRE(called == record.attempts);
             REQUIRE(is_final(record.status));
             REQUIRE(record.depth <= spec.limits.max_depth);
-            // History in time order; the start and end fields are its entries' times.
-            for (std::size_t i = 1; i < record.history.size(); ++i) {
-                REQUIRE(record.history[i - 1].at <= record.history[i].at);
-            }
-            REQUIRE(record.completed_at == record.history.back().at);
-            if (record.started_at) {
-                REQUIRE(record.history.size() >= 3);
-                REQUIRE(record.history[1].status == TaskStatus::started);
-                REQUIRE(*record.started_at == record.history[1].at);
-            }
             if (record.status == TaskStatus::succeeded || record.status == TaskStatus::failed) REQUIRE(called == 1);
             if (called == 0) continue;
             // Every declared dependency (not an ancestor) and all it spawned ended before this start.

@@ -277,19 +277,6 @@ TEST_CASE("Aborting what has not started settles the rest", "[graph]") {
     CHECK(graph.unsettled() == 0);
 }
 
-TEST_CASE("A task marked not started after all is aborted with the rest", "[graph]") {
-    TaskGraph graph;
-    graph.add_roots({{"a", {}}, {"b", {}}, {"c", {"b"}}}, false);
-    TaskGraph::Changes changes;
-    graph.start(changes);
-    graph.mark_started(*graph.find("a"));
-    graph.mark_started(*graph.find("b"));
-    graph.mark_not_started(*graph.find("b"));  // claimed, then handed back unrun
-    changes.clear();
-    CHECK(names(graph, graph.abort_not_started(changes)) == std::vector<std::string>{"b", "c"});
-    CHECK(graph.unsettled() == 1);
-}
-
 TEST_CASE("Ids that spell their own index and explicit ids share one namespace", "[graph]") {
     TaskGraph graph;
     CHECK(graph.add_root("0") == Index{0});  // positional

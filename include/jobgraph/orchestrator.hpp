@@ -27,11 +27,6 @@ struct OrchestratorOptions {
     std::size_t workers = 0;
     /// Only for testing the deadlock safety net: accept batches without checking for cycles.
     bool unsafe_skip_cycle_check = false;
-    /// Up to this many ready synchronous tasks a worker takes under one lock, while their
-    /// handlers keep returning within 20 us; each is recorded with the times it really started
-    /// and ended. 1 takes one task at a time. Jobs with an observer or a store always take one
-    /// at a time, so that every start is reported, or committed, before its handler runs.
-    std::size_t quick_batch = 8;
 };
 
 /// @brief Runs jobs against a handler registry. Each run() starts its own pool of worker

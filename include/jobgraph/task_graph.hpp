@@ -128,11 +128,8 @@ public:
 
     /// @brief The initial readiness after add_roots: every root with no waits is ready.
     void start(Changes& changes);
-    /// @brief A ready task's handler was called, or is about to be.
+    /// @brief A ready task's handler was called.
     void mark_started(Index task);
-    /// @brief Undoes mark_started for a task whose handler was not called after all: it is
-    /// ready again. The caller puts it back among the ready tasks.
-    void mark_not_started(Index task);
     /// @brief A task ended (a started one, or a waiting one the caller planned or aborted).
     /// Settles what can settle and reports the waiters that moved on.
     void finish(Index task, Outcome outcome, Changes& changes);
