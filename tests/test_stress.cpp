@@ -1,6 +1,7 @@
 // Thousands of random jobs with random spawns and failures, checked against the invariants:
 // each handler runs at most once per task, nothing starts before its dependencies and their
-// descendants ended, every task ends in a final status, and the stats add up.
+// descendants ended (nor, with abortOnFailure, after the first failure), every task ends in a
+// final status with its history in time order, and the stats add up.
 #include "helpers.hpp"
 
 #include <mutex>
@@ -122,6 +123,19 @@ TEST_CASE("Random jobs keep every invariant", "[stress]") {
         REQUIRE(static_cast<std::int64_t>(result.stats.total) <= spec.limits.max_tasks);
         REQUIRE((result.status == JobStatus::succeeded) == (counted.succeeded == result.stats.total));
 
+        // With abortOnFailure, nothing starts after the first failure.
+        if (spec.abort_on_failure) {
+            std::optional<Timestamp> first_failure;
+            for (const auto& record : result.tasks) {
+                if (record.status == TaskStatus::failed && (!first_failure || *record.completed_at < *first_failure)) {
+                    first_failure = record.completed_at;
+                }
+            }
+            for (const auto& record : result.tasks) {
+                if (first_failure && record.started_at) REQUIRE(*record.started_at <= *first_failure);
+            }
+        }
+
         for (const auto& record : result.tasks) {
             const auto it = calls.count.find(record.id);
             const int called = it == calls.count.end() ? 0 : it->second;
@@ -129,6 +143,16 @@ TEST_CASE("Random jobs keep every invariant", "[stress]") {
             REQUIRE(called == record.attempts);
             REQUIRE(is_final(record.status));
             REQUIRE(record.depth <= spec.limits.max_depth);
+            // History in time order; the start and end fields are its entries' times.
+            for (std::size_t i = 1; i < record.history.size(); ++i) {
+                REQUIRE(record.history[i - 1].at <= record.history[i].at);
+            }
+            REQUIRE(record.completed_at == record.history.back().at);
+            if (record.started_at) {
+                REQUIRE(record.history.size() >= 3);
+                REQUIRE(record.history[1].status == TaskStatus::started);
+                REQUIRE(*record.started_at == record.history[1].at);
+            }
             if (record.status == TaskStatus::succeeded || record.status == TaskStatus::failed) REQUIRE(called == 1);
             if (called == 0) continue;
             // Every declared dependency (not an ancestor) and all it spawned ended before this start.
