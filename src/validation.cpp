@@ -2,6 +2,7 @@
 
 #include "prepared_job.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace jobgraph {
@@ -11,7 +12,8 @@ std::string root_task_id(const TaskSpec& task, std::size_t position) {
 }
 
 std::string child_task_id(const TaskSpec& child, std::string_view parent_id, std::size_t position) {
-    return child.id ? *child.id : fmt::format("{}-{}", parent_id, position);
+    // Compiled: one per spawned child, and a runtime format string is parsed on every call.
+    return child.id ? *child.id : fmt::format(FMT_COMPILE("{}-{}"), parent_id, position);
 }
 
 std::vector<std::string> validate_job(const JobSpec& job, const HandlerRegistry& registry) {
