@@ -101,9 +101,8 @@ public:
     /// @brief Ids in @p batch that repeat within it or name an existing task, in batch order.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch) const;
     /// @brief The same for a batch that @p parent spawns, whose id the caller holds:
-    /// @p parent_id must be id(parent). Ids
-    /// "<parent_id>-<n>" are then matched against it instead of walking the tree from the
-    /// root, which for a deep task is a step per level.
+    /// @p parent_id must be id(parent). Ids "<parent_id>-<n>" are then matched against it
+    /// instead of walking the tree from the root, which for a deep task is a step per level.
     std::vector<std::string> duplicate_ids(const std::vector<NewTask>& batch, Index parent,
                                            std::string_view parent_id) const;
     /// @brief (child id, dependency) pairs naming neither an existing task nor a sibling.
