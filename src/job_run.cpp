@@ -172,9 +172,13 @@ JobResult JobRun::execute() {
     }
     after_unlock(signal);
     {
+        slot_count_ = settings_.workers;
+        slots_ = std::make_unique<WorkerSlot[]>(slot_count_);
         std::vector<std::jthread> workers;
         workers.reserve(settings_.workers);
-        for (std::size_t i = 0; i < settings_.workers; ++i) workers.emplace_back([this] { worker_loop(); });
+        for (std::size_t i = 0; i < settings_.workers; ++i) {
+            workers.emplace_back([this, &slot = slots_[i]] { worker_loop(slot); });
+        }
 
         std::unique_lock lock(mutex_);
         if (limits_.timeout.count() > 0) {
@@ -214,11 +218,8 @@ JobResult JobRun::execute() {
     return result;
 }
 
-void JobRun::worker_loop() {
+void JobRun::worker_loop(WorkerSlot& slot) {
     tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
-    // What finish_task left of a spawning task's outcome (the batch's buffers), kept to be freed
-    // on the next turn, outside the lock. Declared before the lock, so that it goes after it.
-    std::optional<HandlerOutcome> spent;
     // One token per worker for its synchronous calls: each copy counts a reference on the state
     // all workers share, and a copy per task would move that cache line between them.
     const std::stop_token stop = stop_source_.get_token();
@@ -230,46 +231,67 @@ void JobRun::worker_loop() {
             --idle_workers_;
         }
         if (done_) return;
-        const Index task = ready_.pop();
-        const bool durable = begin_task(task);
-        const HandlerEntry& entry = *handlers_[task];
-        // While the array has room for every task the job may have, it never moves and the
-        // handler reads its task's record in place. Otherwise adding spawned tasks may move it:
-        // a synchronous handler borrows its record until it returns (nothing else reads the
-        // record of a running task), and an asynchronous one gets a copy, as its completion may
-        // write the record before the call returns.
-        std::optional<TaskRecord> own;
-        if (!records_stay_put_) own = entry.is_async() ? records_[task] : std::move(records_[task]);
-        const TaskRecord& record = own ? *own : records_[task];
-        // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
-        if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
-        if (!events_.empty()) {
-            lock.unlock();
-            deliver_events();
-        } else {
-            lock.unlock();
+        assign(slot);
+        release(lock);
+        // Each turn ends by posting to the slot; whoever holds the lock next records it and
+        // hands this worker its next task, so two workers finishing together share one hold.
+        while (slot.has_task) {
+            run_turn(slot, stop);
+            slot.state.store(WorkerSlot::posted, std::memory_order_release);
+            if (await_answer(lock, slot)) release(lock);
+            slot.state.store(WorkerSlot::idle, std::memory_order_relaxed);
+            if (!slot.outcome.children.empty()) slot.outcome = {};  // spent batch buffers, freed unlocked
         }
-        spent.reset();
-
-        // A handler runs only once its start is committed, as a crashed process would not run it.
-        if (durable && entry.is_async()) {
-            start_async_handler(task, record, entry, stop);  // its completion ends the task, now or later
-            lock_soon(lock);
-        } else {
-            HandlerOutcome outcome =
-                durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
-            lock_soon(lock);
-            if (own && !entry.is_async()) records_[task] = std::move(*own);
-            finish_task(task, std::move(outcome));
-            if (!outcome.children.empty()) spent.emplace(std::move(outcome));  // spent is empty: frees nothing
-        }
-        if (stop_signal_due_ || !events_.empty()) {
-            const bool signal = std::exchange(stop_signal_due_, false);
-            lock.unlock();
-            after_unlock(signal);
-            lock.lock();
-        }
+        lock_soon(lock);
     }
+}
+
+void JobRun::run_turn(WorkerSlot& slot, const std::stop_token& stop) {
+    const HandlerEntry& entry = *slot.handler;
+    // While the array has room for every task the job may have, it never moves and the handler
+    // reads its task's record in place. Otherwise adding spawned tasks may move it: assign()
+    // lent a synchronous handler its record until it returns (nothing else reads the record of
+    // a running task), and gave an asynchronous one a copy, as its completion may write the
+    // record before the call returns.
+    const TaskRecord& record = slot.own ? *slot.own : records_[slot.task];
+    // A handler runs only once its start is committed, as a crashed process would not run it.
+    slot.finished = !(slot.durable && entry.is_async());
+    if (slot.finished) {
+        slot.outcome =
+            slot.durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
+    } else {
+        start_async_handler(slot.task, record, entry, stop);  // its completion ends the task, now or later
+        slot.own.reset();
+    }
+}
+
+bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) {
+#if defined(__x86_64__) || defined(__i386__)
+    // The worker that combined last has the job's state in its cache: it takes the lock at once.
+    // The others mostly wait for it to answer, trying the lock only now and then, so that the
+    // job's state does not move between the cores at every task.
+    const bool owner = combiner_.load(std::memory_order_relaxed) == &slot;
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        if (slot.state.load(std::memory_order_acquire) == WorkerSlot::answered) return false;
+        if ((owner || attempt % 256 == 255) && lock.try_lock()) {
+            combine(slot);
+            return true;
+        }
+        __builtin_ia32_pause();
+    }
+#endif
+    lock.lock();
+    combine(slot);
+    return true;
+}
+
+void JobRun::release(std::unique_lock<std::mutex>& lock) {
+    // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
+    if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
+    const bool signal = std::exchange(stop_signal_due_, false);
+    const bool events = !events_.empty();
+    lock.unlock();
+    if (signal || events) after_unlock(signal);
 }
 
 void JobRun::complete(Index task, HandlerOutcome outcome) {
@@ -537,6 +559,44 @@ void JobRun::check_end() {
         work_ready_.notify_all();
         job_done_.notify_all();
     }
+}
+
+void JobRun::assign(WorkerSlot& slot) {
+    slot.has_task = !ready_.empty();
+    if (!slot.has_task) return;
+    const Index task = ready_.pop();
+    slot.task = task;
+    slot.handler = handlers_[task];  // read here: spawned tasks may move the array
+    slot.durable = begin_task(task);
+    if (!records_stay_put_) {
+        if (slot.handler->is_async()) {
+            slot.own = records_[task];
+        } else {
+            slot.own = std::move(records_[task]);
+        }
+    }
+}
+
+void JobRun::combine(WorkerSlot& own) {
+    // Written only on a change: the other workers read it once a turn.
+    if (combiner_.load(std::memory_order_relaxed) != &own) combiner_.store(&own, std::memory_order_relaxed);
+    answer(own);
+    for (std::size_t i = 0; i < slot_count_; ++i) {
+        if (&slots_[i] != &own) answer(slots_[i]);
+    }
+}
+
+void JobRun::answer(WorkerSlot& slot) {
+    if (slot.state.load(std::memory_order_acquire) != WorkerSlot::posted) return;
+    if (slot.finished) {
+        if (slot.own) {
+            records_[slot.task] = std::move(*slot.own);
+            slot.own.reset();
+        }
+        finish_task(slot.task, std::move(slot.outcome));
+    }
+    assign(slot);
+    slot.state.store(WorkerSlot::answered, std::memory_order_release);
 }
 
 // --- observers and the result --------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "jobgraph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +45,21 @@ struct RunSettings {
     JobObserver* observer = nullptr;
     JobStore* store = nullptr;  // with a store, every change is committed before it is reported
     std::string job_id{};       // the job's id in the store
+};
+
+/// What one worker and whoever holds the job's lock pass each other. Its worker posts a turn's
+/// end here and waits; the next holder of the lock records it and answers with the worker's next
+/// task. Only a waiting worker is answered, so no task is ever held for a busy one.
+struct alignas(64) WorkerSlot {
+    enum State : std::uint8_t { idle, posted, answered };
+    std::atomic<State> state{idle};
+    bool has_task = false;  // answered: the next task below, or none (the worker then waits for one)
+    TaskGraph::Index task = 0;
+    const HandlerEntry* handler = nullptr;
+    bool durable = false;             // its start is committed (always, without a store)
+    std::optional<TaskRecord> own{};  // the task's record, taken while the records may move
+    bool finished = false;            // posted: the handler returned (not an asynchronous start)
+    HandlerOutcome outcome{};         // posted with finished; what is left is freed by the worker
 };
 
 class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
@@ -87,9 +103,15 @@ private:
     void apply(TaskGraph::Changes& changes);
     void stop(StopCause cause, const std::string& reason);
     void check_end();
+    void assign(WorkerSlot& slot);
+    void combine(WorkerSlot& own);
+    void answer(WorkerSlot& slot);
 
     // Outside the lock.
-    void worker_loop();
+    void worker_loop(WorkerSlot& slot);
+    void run_turn(WorkerSlot& slot, const std::stop_token& stop);
+    bool await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot);
+    void release(std::unique_lock<std::mutex>& lock);
     // A synchronous handler: its outcome, returned by value (no optional to move it through).
     HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop);
     // An asynchronous one: its Completion ends the task, during the call or later.
@@ -114,6 +136,9 @@ private:
     alignas(cache_line) mutable std::mutex mutex_;
     alignas(cache_line) std::condition_variable work_ready_;
     std::condition_variable job_done_;
+    std::unique_ptr<WorkerSlot[]> slots_;
+    std::atomic<WorkerSlot*> combiner_{nullptr};  // whose worker combined last
+    std::size_t slot_count_ = 0;
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index
     bool records_stay_put_ = false;    // records_ has room for maxTasks records: it never moves

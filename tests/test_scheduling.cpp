@@ -89,3 +89,60 @@ TEST_CASE("One worker starts ready tasks in creation order, each once the one be
         if (i > 0) CHECK(*result.tasks[i - 1].completed_at <= *record.started_at);
     }
 }
+
+// Workers that end a task at the same moment: one of them records both outcomes and hands the
+// other its next task. Each outcome must land on its own task, once, in the right order.
+TEST_CASE("Tasks that end together on different workers are each recorded on their own task", "[scheduling][stress]") {
+    std::atomic<int> arrivals{0};
+    HandlerRegistry registry;
+    registry.add("s", "pair", [&](TaskContext& ctx) {
+        // Wait (2 ms at most) for a partner, so that pairs of calls return together.
+        const int me = ++arrivals;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        while (arrivals.load() < me + me % 2 && std::chrono::steady_clock::now() < until) {
+        }
+        json output{{"i", ctx.input().at("i")}};
+        if (ctx.input().value("spawn", false)) {
+            ctx.spawn(task("s", "pair", {{"i", ctx.input().at("i").get<int>() + 1000}}));
+        }
+        return output;
+    });
+    const bool spawn = GENERATE(false, true);
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 2, 4);
+    constexpr int middle = 300;
+    std::vector<TaskSpec> tasks{task("s", "pair", {{"i", -1}}, {}, "root")};
+    std::vector<std::string> all_middle;
+    for (int i = 0; i < middle; ++i) {
+        tasks.push_back(task("s", "pair", {{"i", i}, {"spawn", spawn}}, {"root"}, "m" + std::to_string(i)));
+        all_middle.push_back("m" + std::to_string(i));
+    }
+    tasks.push_back(task("s", "pair", {{"i", -2}}, all_middle, "sink"));
+    JobSpec spec = job(std::move(tasks));
+    // Room for far more tasks than the job has: the records may move as children join.
+    spec.limits.max_tasks = spawn ? 1'000'000 : middle + 2;
+    const auto result = run(registry, spec, workers);
+
+    const std::size_t expected = middle + 2 + (spawn ? middle : 0);
+    REQUIRE(result.status == JobStatus::succeeded);
+    REQUIRE(result.tasks.size() == expected);
+    CHECK(arrivals.load() == static_cast<int>(expected));
+    for (const TaskRecord& record : result.tasks) {
+        CHECK(record.output == json{{"i", record.input.at("i")}});
+        CHECK(record.attempts == 1);
+        CHECK(history_statuses(record) ==
+              std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::started, TaskStatus::succeeded});
+        CHECK(record.history[1].at == *record.started_at);
+        CHECK(record.history[2].at == *record.completed_at);
+        CHECK(*record.started_at <= *record.completed_at);
+    }
+    const TaskRecord& sink = result.at("sink");
+    for (const auto& id : all_middle) CHECK(*result.at(id).completed_at <= *sink.started_at);
+    if (spawn) {
+        for (const auto& id : all_middle) {
+            const TaskRecord& child = result.at(id + "-0");
+            CHECK(child.parent_id == id);
+            CHECK(child.input.at("i").get<int>() == result.at(id).input.at("i").get<int>() + 1000);
+            CHECK(*result.at(id).completed_at <= *child.started_at);
+        }
+    }
+}
