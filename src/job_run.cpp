@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -22,19 +23,34 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 constexpr const char* abort_on_failure_reason = "Previous task failed and abortOnFailure is true";
 
-// Every worker takes the job lock once per task, and most holds last well under a microsecond.
+// Workers take the job lock about once per task, and most holds last well under a microsecond.
 // Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
-// several to tens of microseconds, so retry for about that long first (1000 pauses). Only where
-// there is a pause instruction: without one the retries would slow down the lock's holder.
-void lock_soon(std::unique_lock<std::mutex>& lock) {
+// several to tens of microseconds, so retry that many times first. Only where there is a pause
+// instruction: without one the retries would slow down the lock's holder.
+constexpr int retries_before_sleep = 1000;
 #if defined(__x86_64__) || defined(__i386__)
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-        if (lock.try_lock()) return;
-        __builtin_ia32_pause();
-    }
+constexpr bool can_spin = true;
+void cpu_relax() noexcept {
+    __builtin_ia32_pause();
+}
+#else
+constexpr bool can_spin = false;
+void cpu_relax() noexcept {}
 #endif
+
+void lock_soon(std::unique_lock<std::mutex>& lock) {
+    if constexpr (can_spin) {
+        for (int attempt = 0; attempt < retries_before_sleep; ++attempt) {
+            if (lock.try_lock()) return;
+            cpu_relax();
+        }
+    }
     lock.lock();
 }
+
+// How long a worker that did not combine last waits for the one that did (see await_answer):
+// about the time a quick handler and a hold of the lock take.
+constexpr auto answer_wait = std::chrono::microseconds(2);
 
 }  // namespace
 
@@ -172,8 +188,7 @@ JobResult JobRun::execute() {
     }
     after_unlock(signal);
     {
-        slot_count_ = settings_.workers;
-        slots_ = std::make_unique<WorkerSlot[]>(slot_count_);
+        slots_ = std::make_unique<WorkerSlot[]>(settings_.workers);
         std::vector<std::jthread> workers;
         workers.reserve(settings_.workers);
         for (std::size_t i = 0; i < settings_.workers; ++i) {
@@ -200,7 +215,8 @@ JobResult JobRun::execute() {
             }
         }
         job_done_.wait(lock, [this] { return done_; });
-    }  // joins the workers
+    }                // joins the workers
+    slots_.reset();  // what spawning tasks left in them, rather than whenever the last Completion goes
     deliver_events();
     JobResult result = build_result();
     if (store_) {
@@ -232,15 +248,17 @@ void JobRun::worker_loop(WorkerSlot& slot) {
         }
         if (done_) return;
         assign(slot);
-        release(lock);
-        // Each turn ends by posting to the slot; whoever holds the lock next records it and
-        // hands this worker its next task, so two workers finishing together share one hold.
+        unlock_and_publish(lock);
+        // A turn ends with its outcome posted to the slot. The next holder of the lock records
+        // it and answers with this worker's next task, so workers that finish together share
+        // one hold, and the job's state stays in the cache of the worker that combines.
         while (slot.has_task) {
             run_turn(slot, stop);
             slot.state.store(WorkerSlot::posted, std::memory_order_release);
-            if (await_answer(lock, slot)) release(lock);
+            if (await_answer(lock, slot)) unlock_and_publish(lock);
+            // Relaxed: lock holders act only on slots posted after this, with a release.
             slot.state.store(WorkerSlot::idle, std::memory_order_relaxed);
-            if (!slot.outcome.children.empty()) slot.outcome = {};  // spent batch buffers, freed unlocked
+            if (!slot.outcome.children.empty()) slot.outcome = {};  // the batch's buffers, freed unlocked
         }
         lock_soon(lock);
     }
@@ -253,39 +271,49 @@ void JobRun::run_turn(WorkerSlot& slot, const std::stop_token& stop) {
     // lent a synchronous handler its record until it returns (nothing else reads the record of
     // a running task), and gave an asynchronous one a copy, as its completion may write the
     // record before the call returns.
-    const TaskRecord& record = slot.own ? *slot.own : records_[slot.task];
+    const TaskRecord& record = slot.lent_record ? *slot.lent_record : records_[slot.task];
     // A handler runs only once its start is committed, as a crashed process would not run it.
-    slot.finished = !(slot.durable && entry.is_async());
-    if (slot.finished) {
-        slot.outcome =
-            slot.durable ? call_handler(record, entry, stop) : HandlerOutcome::abort("Job stopped: the store failed");
+    if (!slot.durable) {
+        slot.outcome = HandlerOutcome::abort("Job stopped: the store failed");
+    } else if (!entry.is_async()) {
+        slot.outcome = call_handler(record, entry, stop);
     } else {
         start_async_handler(slot.task, record, entry, stop);  // its completion ends the task, now or later
-        slot.own.reset();
     }
+    slot.has_outcome = !slot.durable || !entry.is_async();
+    if (entry.is_async()) slot.lent_record.reset();  // a copy: never written back
 }
 
 bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) {
-#if defined(__x86_64__) || defined(__i386__)
-    // The worker that combined last has the job's state in its cache: it takes the lock at once.
-    // The others mostly wait for it to answer, trying the lock only now and then, so that the
-    // job's state does not move between the cores at every task.
-    const bool owner = combiner_.load(std::memory_order_relaxed) == &slot;
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-        if (slot.state.load(std::memory_order_acquire) == WorkerSlot::answered) return false;
-        if ((owner || attempt % 256 == 255) && lock.try_lock()) {
-            combine(slot);
-            return true;
+    if constexpr (can_spin) {
+        const auto answered = [&] { return slot.state.load(std::memory_order_acquire) == WorkerSlot::answered; };
+        // The worker that combined last has the job's state in its cache and takes the lock at
+        // once. Another first gives it a moment to come back from its handler and answer: when
+        // tasks are quick, the state then stays on one core instead of moving at every task.
+        // The moment is short, as that worker may be in a long handler or asleep, and it is
+        // timed, as a pause takes from a few cycles to over 100 ns (seen under a hypervisor).
+        if (combiner_.load(std::memory_order_relaxed) != &slot) {
+            const auto until = std::chrono::steady_clock::now() + answer_wait;
+            do {
+                if (answered()) return false;
+                cpu_relax();
+            } while (std::chrono::steady_clock::now() < until);
         }
-        __builtin_ia32_pause();
+        for (int attempt = 0; attempt < retries_before_sleep; ++attempt) {
+            if (answered()) return false;
+            if (lock.try_lock()) {
+                combine(slot);
+                return true;
+            }
+            cpu_relax();
+        }
     }
-#endif
     lock.lock();
-    combine(slot);
+    combine(slot);  // answers this slot too, unless another holder did meanwhile
     return true;
 }
 
-void JobRun::release(std::unique_lock<std::mutex>& lock) {
+void JobRun::unlock_and_publish(std::unique_lock<std::mutex>& lock) {
     // Hand the rest on: one wake here, and each woken worker wakes the next if work remains.
     if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
     const bool signal = std::exchange(stop_signal_due_, false);
@@ -561,42 +589,55 @@ void JobRun::check_end() {
     }
 }
 
-void JobRun::assign(WorkerSlot& slot) {
+void JobRun::combine(WorkerSlot& self) noexcept {
+    // Written only on a change: the other workers read it once a turn.
+    if (combiner_.load(std::memory_order_relaxed) != &self) combiner_.store(&self, std::memory_order_relaxed);
+    // Every outcome before any next task: a failure among them stops the job before any of
+    // these workers is given one. Reading a slot costs a cache miss only if its worker wrote it
+    // since the last look, that is mostly when it has an outcome to record.
+    const std::span slots(slots_.get(), settings_.workers);
+    record_posted(self);
+    for (WorkerSlot& slot : slots) {
+        if (&slot != &self) record_posted(slot);
+    }
+    answer_recorded(self);  // first: the combiner starts the smallest ready task, as it has the lock
+    for (WorkerSlot& slot : slots) {
+        if (&slot != &self) answer_recorded(slot);
+    }
+}
+
+void JobRun::record_posted(WorkerSlot& slot) noexcept {
+    if (slot.state.load(std::memory_order_acquire) != WorkerSlot::posted) return;
+    if (slot.has_outcome) {
+        if (slot.lent_record) {
+            records_[slot.task] = std::move(*slot.lent_record);
+            slot.lent_record.reset();
+        }
+        finish_task(slot.task, std::move(slot.outcome));
+    }
+    slot.state.store(WorkerSlot::recorded, std::memory_order_relaxed);  // only lock holders read it
+}
+
+void JobRun::answer_recorded(WorkerSlot& slot) noexcept {
+    if (slot.state.load(std::memory_order_relaxed) != WorkerSlot::recorded) return;
+    assign(slot);
+    slot.state.store(WorkerSlot::answered, std::memory_order_release);
+}
+
+void JobRun::assign(WorkerSlot& slot) noexcept {
     slot.has_task = !ready_.empty();
     if (!slot.has_task) return;
     const Index task = ready_.pop();
     slot.task = task;
-    slot.handler = handlers_[task];  // read here: spawned tasks may move the array
+    slot.handler = handlers_[task];
     slot.durable = begin_task(task);
     if (!records_stay_put_) {
         if (slot.handler->is_async()) {
-            slot.own = records_[task];
+            slot.lent_record = records_[task];
         } else {
-            slot.own = std::move(records_[task]);
+            slot.lent_record = std::move(records_[task]);
         }
     }
-}
-
-void JobRun::combine(WorkerSlot& own) {
-    // Written only on a change: the other workers read it once a turn.
-    if (combiner_.load(std::memory_order_relaxed) != &own) combiner_.store(&own, std::memory_order_relaxed);
-    answer(own);
-    for (std::size_t i = 0; i < slot_count_; ++i) {
-        if (&slots_[i] != &own) answer(slots_[i]);
-    }
-}
-
-void JobRun::answer(WorkerSlot& slot) {
-    if (slot.state.load(std::memory_order_acquire) != WorkerSlot::posted) return;
-    if (slot.finished) {
-        if (slot.own) {
-            records_[slot.task] = std::move(*slot.own);
-            slot.own.reset();
-        }
-        finish_task(slot.task, std::move(slot.outcome));
-    }
-    assign(slot);
-    slot.state.store(WorkerSlot::answered, std::memory_order_release);
 }
 
 // --- observers and the result --------------------------------------------------------------

@@ -47,21 +47,6 @@ struct RunSettings {
     std::string job_id{};       // the job's id in the store
 };
 
-/// What one worker and whoever holds the job's lock pass each other. Its worker posts a turn's
-/// end here and waits; the next holder of the lock records it and answers with the worker's next
-/// task. Only a waiting worker is answered, so no task is ever held for a busy one.
-struct alignas(64) WorkerSlot {
-    enum State : std::uint8_t { idle, posted, answered };
-    std::atomic<State> state{idle};
-    bool has_task = false;  // answered: the next task below, or none (the worker then waits for one)
-    TaskGraph::Index task = 0;
-    const HandlerEntry* handler = nullptr;
-    bool durable = false;             // its start is committed (always, without a store)
-    std::optional<TaskRecord> own{};  // the task's record, taken while the records may move
-    bool finished = false;            // posted: the handler returned (not an asynchronous start)
-    HandlerOutcome outcome{};         // posted with finished; what is left is freed by the worker
-};
-
 class JobRun final : public OutputSource, public std::enable_shared_from_this<JobRun> {
 public:
     using Index = TaskGraph::Index;
@@ -86,6 +71,23 @@ public:
 private:
     enum class StopCause { none, failure, timeout, deadlock };
     using Event = std::variant<TaskEvent, SpawnEvent>;
+    static constexpr std::size_t cache_line = 64;
+
+    // What one worker and the holder of the job's lock pass each other (see worker_loop). The
+    // worker writes it while `state` is idle, the lock holder while it is posted or recorded.
+    struct alignas(cache_line) WorkerSlot {
+        enum State : std::uint8_t { idle, posted, recorded, answered };
+        std::atomic<State> state{idle};
+        // Answered: the worker's next task, started already, or none (it then waits for one).
+        bool has_task = false;
+        Index task = 0;
+        const HandlerEntry* handler = nullptr;    // read under the lock: spawned tasks may move the array
+        bool durable = false;                     // its start is committed (always, without a store)
+        std::optional<TaskRecord> lent_record{};  // while the records may move (see run_turn)
+        // Posted: what the handler came to, or nothing after an asynchronous start.
+        bool has_outcome = false;
+        HandlerOutcome outcome{};
+    };
 
     void reserve_records(std::size_t initial);
 
@@ -103,15 +105,21 @@ private:
     void apply(TaskGraph::Changes& changes);
     void stop(StopCause cause, const std::string& reason);
     void check_end();
-    void assign(WorkerSlot& slot);
-    void combine(WorkerSlot& own);
-    void answer(WorkerSlot& slot);
+    // Combining: records every posted outcome, then gives each of those workers its next task.
+    // Nothing here may throw: a worker would wait for an answer that never comes.
+    void combine(WorkerSlot& self) noexcept;
+    void record_posted(WorkerSlot& slot) noexcept;
+    void answer_recorded(WorkerSlot& slot) noexcept;
+    void assign(WorkerSlot& slot) noexcept;  // the next ready task, started, or none
+    // With the lock held: wakes a sleeping worker if work is left, then unlocks and reports.
+    void unlock_and_publish(std::unique_lock<std::mutex>& lock);
 
     // Outside the lock.
     void worker_loop(WorkerSlot& slot);
     void run_turn(WorkerSlot& slot, const std::stop_token& stop);
+    // Waits until the worker's posted slot is answered. True if this worker combined instead:
+    // it then holds the lock, and must unlock_and_publish.
     bool await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot);
-    void release(std::unique_lock<std::mutex>& lock);
     // A synchronous handler: its outcome, returned by value (no optional to move it through).
     HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop);
     // An asynchronous one: its Completion ends the task, during the call or later.
@@ -132,13 +140,12 @@ private:
     // The lock has a cache line to itself. A worker waiting for it retries try_lock (on x86, see
     // lock_soon), and each try takes the lock's line from the holder: no field the holder reads
     // may share that line. work_ready_ is aligned only to end the lock's line.
-    static constexpr std::size_t cache_line = 64;
     alignas(cache_line) mutable std::mutex mutex_;
     alignas(cache_line) std::condition_variable work_ready_;
     std::condition_variable job_done_;
-    std::unique_ptr<WorkerSlot[]> slots_;
-    std::atomic<WorkerSlot*> combiner_{nullptr};  // whose worker combined last
-    std::size_t slot_count_ = 0;
+    // Read by every worker once a turn and written only when another one combines.
+    alignas(cache_line) std::atomic<WorkerSlot*> combiner_{nullptr};  // whose worker combined last
+    std::unique_ptr<WorkerSlot[]> slots_;                             // one per worker, while they run
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index
     bool records_stay_put_ = false;    // records_ has room for maxTasks records: it never moves

@@ -2,6 +2,7 @@
 #include "helpers.hpp"
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 using namespace jobgraph;
@@ -142,4 +143,66 @@ TEST_CASE("An asynchronous handler hears the stop request through its completion
     CHECK(result.at("0").output == json{{"error", "cancelled by stop request"}});
     CHECK_THAT(*result.error_message, Catch::StartsWith("Job execution timeout: 50ms limit exceeded."));
     callbacks.clear();
+}
+
+// Workers post what their tasks came to and the holder of the lock records it; an asynchronous
+// start posts nothing to record. Mixed with synchronous tasks, spawning and records that move
+// as children join, every task must still end once, with its own output, reported in order.
+TEST_CASE("Asynchronous and synchronous tasks ending together are each recorded once, in order", "[async][stress]") {
+    // Plain state: observers are never called concurrently.
+    struct StatusLog : JobObserver {
+        std::map<std::string, std::vector<TaskStatus>> statuses;
+        std::map<std::string, Timestamp> last_at;
+        int out_of_order = 0;
+        void on_task_status(const TaskEvent& event) override {
+            statuses[event.task_id].push_back(event.status);
+            if (event.at < last_at[event.task_id]) ++out_of_order;
+            last_at[event.task_id] = event.at;
+        }
+    };
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 2, 4, 8);
+    std::mutex threads_mutex;
+    std::vector<std::thread> completers;
+    HandlerRegistry registry;
+    // Even inputs complete during the call, odd ones from a thread of their own.
+    registry.add_async("a", "x", [&](TaskContext& ctx, Completion done) {
+        const int i = ctx.input().at("i").get<int>();
+        if (ctx.input().value("spawn", false)) ctx.spawn(task("s", "x", {{"i", i + 100000}}));
+        if (i % 2 == 0) {
+            done.succeed(json{{"i", i}});
+        } else {
+            std::lock_guard lock(threads_mutex);
+            completers.emplace_back([done = std::move(done), i] { done.succeed(json{{"i", i}}); });
+        }
+    });
+    registry.add("s", "x", [](TaskContext& ctx) {
+        const int i = ctx.input().at("i").get<int>();
+        if (ctx.input().value("spawn", false)) ctx.spawn(task("a", "x", {{"i", i + 200000}}));
+        return json{{"i", i}};
+    });
+    constexpr int middle = 200;
+    std::vector<TaskSpec> tasks{task("s", "x", {{"i", -1}}, {}, "root")};
+    std::vector<std::string> middle_ids;
+    for (int i = 0; i < middle; ++i) {
+        middle_ids.push_back("m" + std::to_string(i));
+        tasks.push_back(task(i % 3 ? "s" : "a", "x", {{"i", i}, {"spawn", true}}, {"root"}, middle_ids.back()));
+    }
+    tasks.push_back(task("s", "x", {{"i", -2}}, middle_ids, "sink"));
+    JobSpec spec = job(std::move(tasks));
+    spec.limits.max_tasks = 1'000'000;  // beyond what a run reserves: the records move as children join
+    StatusLog log;
+    const auto result = run(registry, spec, workers, &log);
+    for (auto& thread : completers) thread.join();
+
+    REQUIRE(result.status == JobStatus::succeeded);
+    REQUIRE(result.tasks.size() == 2 * middle + 2);
+    for (const TaskRecord& record : result.tasks) {
+        CHECK(record.output == json{{"i", record.input.at("i")}});
+        CHECK(record.attempts == 1);
+        CHECK(log.statuses[record.id] ==
+              std::vector<TaskStatus>{TaskStatus::pending, TaskStatus::started, TaskStatus::succeeded});
+    }
+    CHECK(log.out_of_order == 0);
+    const Timestamp sink_start = *result.at("sink").started_at;
+    for (const auto& id : middle_ids) CHECK(*result.at(id + "-0").completed_at <= sink_start);
 }

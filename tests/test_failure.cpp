@@ -66,6 +66,39 @@ TEST_CASE("abortOnFailure true: after the first failure nothing more starts", "[
     CHECK(ids_of(result) == std::vector<std::string>{"bad", "later", "dependent"});
 }
 
+TEST_CASE("abortOnFailure true: tasks ending together with the failure start nothing after it", "[failure][stress]") {
+    // Handlers return in pairs, so that one worker often records another's failure together
+    // with its own outcome before it hands out any next task.
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 2, 4);
+    const int failing = GENERATE(41, 42, 43);
+    std::atomic<int> arrivals{0};
+    HandlerRegistry registry;
+    registry.add("s", "pair", [&](TaskContext& ctx) -> json {
+        const int me = ++arrivals;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        while (arrivals.load() < me + me % 2 && std::chrono::steady_clock::now() < until) {
+        }
+        if (ctx.input().value("fail", false)) throw std::runtime_error("boom");
+        return json{{"ok", true}};
+    });
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 100; ++i) tasks.push_back(task("s", "pair", {{"fail", i == failing}}));
+    const auto result = run(registry, job(std::move(tasks)), workers);
+
+    REQUIRE(result.status == JobStatus::failed);
+    const TaskRecord& failed = result.at(std::to_string(failing));
+    CHECK(failed.status == TaskStatus::failed);
+    CHECK(result.stats.failed == 1);
+    CHECK(result.stats.succeeded + result.stats.failed + result.stats.aborted == 100);
+    for (const TaskRecord& record : result.tasks) {
+        if (record.started_at) {
+            CHECK(*record.started_at <= *failed.completed_at);
+        } else {
+            CHECK(record.output == json{{"error", "Previous task failed and abortOnFailure is true"}});
+        }
+    }
+}
+
 TEST_CASE("abortOnFailure true: with one worker, no task after the failing one starts", "[failure]") {
     const auto registry = basic_registry();
     std::vector<TaskSpec> tasks;

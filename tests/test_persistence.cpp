@@ -210,6 +210,81 @@ TEST_CASE("A handler whose start cannot be committed is not called, asynchronous
     }
 }
 
+TEST_CASE("On several workers each start is committed before its handler runs and each change before it is reported",
+          "[persistence][async]") {
+    // One worker may commit the start of another's next task: the handler must still find it
+    // in the store, and an observer must hear of no change the store does not hold yet.
+    class WatchingStore final : public JobStore {
+    public:
+        explicit WatchingStore(JobStore& inner) : inner_(inner) {}
+        std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
+        void save_tasks(std::string_view id,
+                        const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override {
+            inner_.save_tasks(id, tasks);
+            std::lock_guard lock(mutex_);
+            for (const auto& [position, record] : tasks) committed_[record->id] = record->history.size();
+        }
+        void save_result(std::string_view id, const JobResult& result) override { inner_.save_result(id, result); }
+        void clear_result(std::string_view id) override { inner_.clear_result(id); }
+        std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
+        std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
+        std::size_t committed_changes(const std::string& id) {
+            std::lock_guard lock(mutex_);
+            return committed_.contains(id) ? committed_.at(id) : 0;
+        }
+
+    private:
+        JobStore& inner_;
+        std::mutex mutex_;
+        std::map<std::string, std::size_t> committed_;  // task id -> history entries committed
+    };
+    struct CommitChecker : JobObserver {
+        explicit CommitChecker(WatchingStore& store) : store(store) {}
+        void on_task_status(const TaskEvent& event) override {
+            if (store.committed_changes(event.task_id) < ++reported[event.task_id]) ++reported_early;
+        }
+        WatchingStore& store;
+        std::map<std::string, std::size_t> reported;
+        int reported_early = 0;
+    };
+
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 2, 4);
+    TempDatabase db;
+    SqliteStore sqlite(db.path);
+    WatchingStore store(sqlite);
+    std::atomic<int> uncommitted_starts{0};
+    const auto check_start = [&](const TaskContext& ctx) {
+        if (store.committed_changes(ctx.id()) < 2) ++uncommitted_starts;  // pending, started
+    };
+    HandlerRegistry registry;
+    registry.add("s", "x",
+                 [&](TaskContext& ctx) {
+                     check_start(ctx);
+                     if (ctx.input().value("spawn", false)) ctx.spawn(task("s", "x"));
+                     return json{{"ok", true}};
+                 },
+                 {.side_effect_free = true});
+    registry.add_async("a", "x",
+                       [&](TaskContext& ctx, Completion done) {
+                           check_start(ctx);
+                           done.succeed(json{{"ok", true}});
+                       },
+                       {.side_effect_free = true});
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 60; ++i) tasks.push_back(task(i % 2 ? "s" : "a", "x", {{"spawn", i % 4 == 1}}));
+    JobSpec spec = job(std::move(tasks));
+    spec.limits.max_tasks = 1'000'000;
+    const std::string id = store.create_job(spec);
+    CommitChecker checker(store);
+    const auto result = Orchestrator(registry, {.workers = workers}).resume(id, store, &checker);
+
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(result.tasks.size() == 75);  // 60 and a child for each of 15
+    CHECK(uncommitted_starts == 0);
+    CHECK(checker.reported_early == 0);
+    CHECK(checker.reported.size() == 75);
+}
+
 TEST_CASE("Approving planned tasks and resuming runs them", "[persistence][plan]") {
     TempDatabase db;
     CallCounter counter;
