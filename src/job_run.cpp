@@ -51,6 +51,7 @@ void lock_soon(std::unique_lock<std::mutex>& lock) {
 // How long a worker that did not combine last waits for the one that did (see await_answer):
 // about the time a quick handler and a hold of the lock take.
 constexpr auto answer_wait = std::chrono::microseconds(2);
+constexpr int turns_without_waiting_after_timeout = 64;
 
 }  // namespace
 
@@ -290,14 +291,20 @@ bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) 
         // The worker that combined last has the job's state in its cache and takes the lock at
         // once. Another first gives it a moment to come back from its handler and answer: when
         // tasks are quick, the state then stays on one core instead of moving at every task.
-        // The moment is short, as that worker may be in a long handler or asleep, and it is
-        // timed, as a pause takes from a few cycles to over 100 ns (seen under a hypervisor).
+        // The moment is timed, as a pause takes from a few cycles to over 100 ns (seen under a
+        // hypervisor). If it passes in vain, the combiner's handlers are not that quick: the
+        // worker stops waiting for a while rather than lose the moment at every task.
         if (combiner_.load(std::memory_order_relaxed) != &slot) {
-            const auto until = std::chrono::steady_clock::now() + answer_wait;
-            do {
-                if (answered()) return false;
-                cpu_relax();
-            } while (std::chrono::steady_clock::now() < until);
+            if (slot.turns_without_waiting > 0) {
+                --slot.turns_without_waiting;
+            } else {
+                const auto until = std::chrono::steady_clock::now() + answer_wait;
+                do {
+                    if (answered()) return false;
+                    cpu_relax();
+                } while (std::chrono::steady_clock::now() < until);
+                slot.turns_without_waiting = turns_without_waiting_after_timeout;
+            }
         }
         for (int attempt = 0; attempt < retries_before_sleep; ++attempt) {
             if (answered()) return false;

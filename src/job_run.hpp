@@ -87,6 +87,9 @@ private:
         // Posted: what the handler came to, or nothing after an asynchronous start.
         bool has_outcome = false;
         HandlerOutcome outcome{};
+        // The worker's own: turns left in which it does not wait for the last combiner, whom it
+        // waited for in vain (see await_answer).
+        int turns_without_waiting = 0;
     };
 
     void reserve_records(std::size_t initial);
