@@ -23,7 +23,7 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 constexpr const char* abort_on_failure_reason = "Previous task failed and abortOnFailure is true";
 
-// Workers take the job lock about once per task, and most holds last well under a microsecond.
+// Workers take the job lock up to once per task, and most holds last well under a microsecond.
 // Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
 // several to tens of microseconds, so retry that many times first. Only where there is a pause
 // instruction: without one the retries would slow down the lock's holder.
@@ -216,8 +216,9 @@ JobResult JobRun::execute() {
             }
         }
         job_done_.wait(lock, [this] { return done_; });
-    }                // joins the workers
-    slots_.reset();  // what spawning tasks left in them, rather than whenever the last Completion goes
+    }  // joins the workers
+    // Freed with the run's other working state, not whenever the last Completion lets go.
+    slots_.reset();
     deliver_events();
     JobResult result = build_result();
     if (store_) {
@@ -248,8 +249,12 @@ void JobRun::worker_loop(WorkerSlot& slot) {
             --idle_workers_;
         }
         if (done_) return;
-        assign(slot);
+        // Nothing of its own to record: the combine records what others posted and gives this
+        // worker a task like any other it answers.
+        slot.state.store(WorkerSlot::recorded, std::memory_order_relaxed);
+        combine(slot);
         unlock_and_publish(lock);
+        slot.state.store(WorkerSlot::idle, std::memory_order_relaxed);
         // A turn ends with its outcome posted to the slot. The next holder of the lock records
         // it and answers with this worker's next task, so workers that finish together share
         // one hold, and the job's state stays in the cache of the worker that combines.
@@ -257,7 +262,8 @@ void JobRun::worker_loop(WorkerSlot& slot) {
             run_turn(slot, stop);
             slot.state.store(WorkerSlot::posted, std::memory_order_release);
             if (await_answer(lock, slot)) unlock_and_publish(lock);
-            // Relaxed: lock holders act only on slots posted after this, with a release.
+            // Relaxed: lock holders act only on a slot posted after this, with a release, and no
+            // other state of a slot outlives one hold of the lock.
             slot.state.store(WorkerSlot::idle, std::memory_order_relaxed);
             if (!slot.outcome.children.empty()) slot.outcome = {};  // the batch's buffers, freed unlocked
         }
@@ -292,8 +298,9 @@ bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) 
         // once. Another first gives it a moment to come back from its handler and answer: when
         // tasks are quick, the state then stays on one core instead of moving at every task.
         // The moment is timed, as a pause takes from a few cycles to over 100 ns (seen under a
-        // hypervisor). If it passes in vain, the combiner's handlers are not that quick: the
-        // worker stops waiting for a while rather than lose the moment at every task.
+        // hypervisor; the clock reads are vDSO calls on Linux). If it passes in vain, the
+        // combiner's handlers are not that quick, or it sleeps for want of work: the worker
+        // stops waiting for a while rather than lose the moment at every task.
         if (combiner_.load(std::memory_order_relaxed) != &slot) {
             if (slot.turns_without_waiting > 0) {
                 --slot.turns_without_waiting;
@@ -599,15 +606,17 @@ void JobRun::check_end() {
 void JobRun::combine(WorkerSlot& self) noexcept {
     // Written only on a change: the other workers read it once a turn.
     if (combiner_.load(std::memory_order_relaxed) != &self) combiner_.store(&self, std::memory_order_relaxed);
-    // Every outcome before any next task: a failure among them stops the job before any of
-    // these workers is given one. Reading a slot costs a cache miss only if its worker wrote it
-    // since the last look, that is mostly when it has an outcome to record.
+    // Every outcome posted by now before any next task: a failure among them stops the job
+    // before any of these workers is given one. Reading a slot costs a cache miss only if its
+    // worker wrote it since the last look, that is mostly when it has an outcome to record.
+    // A slot is recorded and answered within this one hold, which is why the `recorded` and
+    // `idle` stores can be relaxed.
     const std::span slots(slots_.get(), settings_.workers);
     record_posted(self);
     for (WorkerSlot& slot : slots) {
         if (&slot != &self) record_posted(slot);
     }
-    answer_recorded(self);  // first: the combiner starts the smallest ready task, as it has the lock
+    answer_recorded(self);  // first: the smallest ready task goes to the one core already running
     for (WorkerSlot& slot : slots) {
         if (&slot != &self) answer_recorded(slot);
     }
@@ -622,7 +631,7 @@ void JobRun::record_posted(WorkerSlot& slot) noexcept {
         }
         finish_task(slot.task, std::move(slot.outcome));
     }
-    slot.state.store(WorkerSlot::recorded, std::memory_order_relaxed);  // only lock holders read it
+    slot.state.store(WorkerSlot::recorded, std::memory_order_relaxed);  // only lock holders act on it
 }
 
 void JobRun::answer_recorded(WorkerSlot& slot) noexcept {

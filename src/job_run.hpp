@@ -75,15 +75,18 @@ private:
 
     // What one worker and the holder of the job's lock pass each other (see worker_loop). The
     // worker writes it while `state` is idle, the lock holder while it is posted or recorded.
+    // A task counts as started when the lock holder gives it to a worker; that worker is then
+    // waiting for it, spinning or, after a long wait for the lock, asleep on it.
     struct alignas(cache_line) WorkerSlot {
         enum State : std::uint8_t { idle, posted, recorded, answered };
         std::atomic<State> state{idle};
         // Answered: the worker's next task, started already, or none (it then waits for one).
         bool has_task = false;
         Index task = 0;
-        const HandlerEntry* handler = nullptr;    // read under the lock: spawned tasks may move the array
-        bool durable = false;                     // its start is committed (always, without a store)
-        std::optional<TaskRecord> lent_record{};  // while the records may move (see run_turn)
+        const HandlerEntry* handler = nullptr;  // copied under the lock: spawning may move handlers_
+        bool durable = false;                   // its start is committed (always, without a store)
+        // While the records may move (see run_turn): the record, or a copy for an async handler.
+        std::optional<TaskRecord> lent_record{};
         // Posted: what the handler came to, or nothing after an asynchronous start.
         bool has_outcome = false;
         HandlerOutcome outcome{};
@@ -141,8 +144,8 @@ private:
     JobStore* store_;  // settings_.store, until a write to it fails
 
     // The lock has a cache line to itself. A worker waiting for it retries try_lock (on x86, see
-    // lock_soon), and each try takes the lock's line from the holder: no field the holder reads
-    // may share that line. work_ready_ is aligned only to end the lock's line.
+    // lock_soon and await_answer), and each try takes the lock's line from the holder: no field
+    // the holder reads may share that line. work_ready_ is aligned only to end the lock's line.
     alignas(cache_line) mutable std::mutex mutex_;
     alignas(cache_line) std::condition_variable work_ready_;
     std::condition_variable job_done_;

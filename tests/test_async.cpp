@@ -146,8 +146,8 @@ TEST_CASE("An asynchronous handler hears the stop request through its completion
 }
 
 // Workers post what their tasks came to and the holder of the lock records it; an asynchronous
-// start posts nothing to record. Mixed with synchronous tasks, spawning and records that move
-// as children join, every task must still end once, with its own output, reported in order.
+// start posts nothing to record. Mixed with synchronous tasks, spawning and records lent to
+// their handlers, every task must still end once, with its own output, reported in order.
 TEST_CASE("Asynchronous and synchronous tasks ending together are each recorded once, in order", "[async][stress]") {
     // Plain state: observers are never called concurrently.
     struct StatusLog : JobObserver {
@@ -189,7 +189,8 @@ TEST_CASE("Asynchronous and synchronous tasks ending together are each recorded 
     }
     tasks.push_back(task("s", "x", {{"i", -2}}, middle_ids, "sink"));
     JobSpec spec = job(std::move(tasks));
-    spec.limits.max_tasks = 1'000'000;  // beyond what a run reserves: the records move as children join
+    // Beyond what a run reserves records for: the workers lend handlers their records, or copies.
+    spec.limits.max_tasks = 1'000'000;
     StatusLog log;
     const auto result = run(registry, spec, workers, &log);
     for (auto& thread : completers) thread.join();

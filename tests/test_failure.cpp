@@ -81,15 +81,26 @@ TEST_CASE("abortOnFailure true: tasks ending together with the failure start not
         if (ctx.input().value("fail", false)) throw std::runtime_error("boom");
         return json{{"ok", true}};
     });
+    // The order in which changes are reported is exact, where times may tie to the microsecond.
+    struct StartsAfterFailure : JobObserver {
+        bool failed = false;
+        int starts_after = 0;
+        void on_task_status(const TaskEvent& event) override {
+            if (event.status == TaskStatus::failed) failed = true;
+            if (event.status == TaskStatus::started && failed) ++starts_after;
+        }
+    } observer;
     std::vector<TaskSpec> tasks;
     for (int i = 0; i < 100; ++i) tasks.push_back(task("s", "pair", {{"fail", i == failing}}));
-    const auto result = run(registry, job(std::move(tasks)), workers);
+    const auto result = run(registry, job(std::move(tasks)), workers, &observer);
 
     REQUIRE(result.status == JobStatus::failed);
     const TaskRecord& failed = result.at(std::to_string(failing));
     CHECK(failed.status == TaskStatus::failed);
     CHECK(result.stats.failed == 1);
     CHECK(result.stats.succeeded + result.stats.failed + result.stats.aborted == 100);
+    CHECK(observer.failed);
+    CHECK(observer.starts_after == 0);
     for (const TaskRecord& record : result.tasks) {
         if (record.started_at) {
             CHECK(*record.started_at <= *failed.completed_at);

@@ -118,7 +118,7 @@ TEST_CASE("Tasks that end together on different workers are each recorded on the
     }
     tasks.push_back(task("s", "pair", {{"i", -2}}, all_middle, "sink"));
     JobSpec spec = job(std::move(tasks));
-    // Room for far more tasks than the job has: the records may move as children join.
+    // With spawning, beyond what a run reserves records for: workers lend handlers their records.
     spec.limits.max_tasks = spawn ? 1'000'000 : middle + 2;
     const auto result = run(registry, spec, workers);
 
