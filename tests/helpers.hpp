@@ -67,6 +67,15 @@ inline HandlerRegistry basic_registry() {
     return registry;
 }
 
+/// Called from handlers so that their calls return in pairs: the odd-numbered arrival waits
+/// (2 ms at most) for the next one. Workers then often finish tasks at the same moment.
+inline void wait_for_partner(std::atomic<int>& arrivals) {
+    const int me = ++arrivals;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    while (arrivals.load() < me + me % 2 && std::chrono::steady_clock::now() < until) {
+    }
+}
+
 inline JobResult run(const HandlerRegistry& registry, const JobSpec& spec, std::size_t workers = 2,
                      JobObserver* observer = nullptr) {
     return Orchestrator(registry, {.workers = workers}).run(spec, observer);

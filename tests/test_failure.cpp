@@ -74,10 +74,7 @@ TEST_CASE("abortOnFailure true: tasks ending together with the failure start not
     std::atomic<int> arrivals{0};
     HandlerRegistry registry;
     registry.add("s", "pair", [&](TaskContext& ctx) -> json {
-        const int me = ++arrivals;
-        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
-        while (arrivals.load() < me + me % 2 && std::chrono::steady_clock::now() < until) {
-        }
+        wait_for_partner(arrivals);
         if (ctx.input().value("fail", false)) throw std::runtime_error("boom");
         return json{{"ok", true}};
     });

@@ -96,11 +96,7 @@ TEST_CASE("Tasks that end together on different workers are each recorded on the
     std::atomic<int> arrivals{0};
     HandlerRegistry registry;
     registry.add("s", "pair", [&](TaskContext& ctx) {
-        // Wait (2 ms at most) for a partner, so that pairs of calls return together.
-        const int me = ++arrivals;
-        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
-        while (arrivals.load() < me + me % 2 && std::chrono::steady_clock::now() < until) {
-        }
+        wait_for_partner(arrivals);
         json output{{"i", ctx.input().at("i")}};
         if (ctx.input().value("spawn", false)) {
             ctx.spawn(task("s", "pair", {{"i", ctx.input().at("i").get<int>() + 1000}}));
