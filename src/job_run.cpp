@@ -1,5 +1,4 @@
 #include "job_run.hpp"
-#include "thread_heap.hpp"
 
 #include "jobgraph/errors.hpp"
 
@@ -171,7 +170,7 @@ void JobRun::restore(std::vector<TaskRecord> restored, std::vector<const Handler
 
 // --- the run as a whole --------------------------------------------------------------------
 
-JobResult JobRun::execute() {
+JobResult JobRun::execute(WorkerThreads& workers) {
     started_steady_ = std::chrono::steady_clock::now();
     if (settings_.observer) {
         std::lock_guard serial(observer_mutex_);
@@ -189,12 +188,14 @@ JobResult JobRun::execute() {
     }
     after_unlock(signal);
     {
-        slots_ = std::make_unique<WorkerSlot[]>(settings_.workers);
-        std::vector<std::jthread> workers;
-        workers.reserve(settings_.workers);
-        for (std::size_t i = 0; i < settings_.workers; ++i) {
-            workers.emplace_back([this, &slot = slots_[i]] { worker_loop(slot); });
-        }
+        slot_count_ = workers.size();
+        slots_ = std::make_unique<WorkerSlot[]>(slot_count_);
+        // The workers use this run: on every way out of this block they end first.
+        struct JoinAtExit {
+            WorkerThreads& threads;
+            ~JoinAtExit() { threads.join(); }
+        } join_at_exit{workers};
+        workers.start([this](std::size_t worker) { worker_loop(slots_[worker]); });
 
         std::unique_lock lock(mutex_);
         if (limits_.timeout.count() > 0) {
@@ -237,7 +238,6 @@ JobResult JobRun::execute() {
 }
 
 void JobRun::worker_loop(WorkerSlot& slot) {
-    tidy_thread_heap();  // merges the blocks an earlier job's freed result left in this arena
     // One token per worker for its synchronous calls: each copy counts a reference on the state
     // all workers share, and a copy per task would move that cache line between them.
     const std::stop_token stop = stop_source_.get_token();
@@ -611,7 +611,7 @@ void JobRun::combine(WorkerSlot& self) noexcept {
     // worker wrote it since the last look, that is mostly when it has an outcome to record.
     // A slot is recorded and answered within this one hold, which is why the `recorded` and
     // `idle` stores can be relaxed.
-    const std::span slots(slots_.get(), settings_.workers);
+    const std::span slots(slots_.get(), slot_count_);
     record_posted(self);
     for (WorkerSlot& slot : slots) {
         if (&slot != &self) record_posted(slot);

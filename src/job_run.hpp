@@ -5,6 +5,7 @@
 #include "handler_outcome.hpp"
 #include "prepared_job.hpp"
 #include "ready_queue.hpp"
+#include "worker_threads.hpp"
 
 #include "jobgraph/context.hpp"
 #include "jobgraph/observer.hpp"
@@ -40,7 +41,6 @@ protected:
 };
 
 struct RunSettings {
-    std::size_t workers = 1;
     bool check_cycles = true;
     JobObserver* observer = nullptr;
     JobStore* store = nullptr;  // with a store, every change is committed before it is reported
@@ -57,8 +57,8 @@ public:
     JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings settings,
            std::vector<TaskRecord> restored = {});
 
-    /// Runs the job to its end on the worker threads and returns the result. Call once.
-    JobResult execute();
+    /// Runs the job to its end on @p workers and returns the result. Call once.
+    JobResult execute(WorkerThreads& workers);
 
     /// Ends a started task with what its handler came to; for asynchronous completions.
     void complete(Index task, HandlerOutcome outcome);
@@ -152,6 +152,7 @@ private:
     // Read by every worker once a turn and written only when another one combines.
     alignas(cache_line) std::atomic<WorkerSlot*> combiner_{nullptr};  // whose worker combined last
     std::unique_ptr<WorkerSlot[]> slots_;                             // one per worker, while they run
+    std::size_t slot_count_ = 0;
     TaskGraph graph_;
     std::vector<TaskRecord> records_;  // by index
     bool records_stay_put_ = false;    // records_ has room for maxTasks records: it never moves

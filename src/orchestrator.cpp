@@ -3,6 +3,7 @@
 #include "job_run.hpp"
 #include "prepared_job.hpp"
 #include "spec_reader.hpp"
+#include "worker_threads.hpp"
 
 #include <fmt/format.h>
 
@@ -32,23 +33,27 @@ Orchestrator::Orchestrator(const HandlerRegistry& registry, OrchestratorOptions 
       options_(options) {}
 
 JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
-    return run_prepared(detail::prepare_job(job, registry_), job.name, observer);
+    detail::WorkerThreads workers(workers_);
+    return run_prepared(workers, detail::prepare_job(job, registry_), job.name, observer);
 }
 
 JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer) const {
+    detail::WorkerThreads workers(workers_);
     std::string name = job.name;
-    return run_prepared(detail::prepare_job(std::move(job), registry_), std::move(name), observer);
+    return run_prepared(workers, detail::prepare_job(std::move(job), registry_), std::move(name), observer);
 }
 
 JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) const {
+    detail::WorkerThreads workers(workers_);
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);
     std::string name = spec.name;
-    return run_prepared(detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
+    return run_prepared(workers, detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
                         observer);
 }
 
 JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer) const {
+    detail::WorkerThreads workers(workers_);
     std::optional<StoredJob> stored = store.load(job_id);
     if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
     if (stored->result) return *stored->result;
@@ -62,17 +67,18 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
         }
     }
     if (!preparation.problems.empty()) preparation.job.reset();
-    return run_prepared(std::move(preparation), stored->spec.name, observer, &store, std::string(job_id),
+    return run_prepared(workers, std::move(preparation), stored->spec.name, observer, &store, std::string(job_id),
                         std::move(stored->tasks));
 }
 
-JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
-                                     JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
+JobResult Orchestrator::run_prepared(detail::WorkerThreads& workers, detail::Preparation preparation, std::string name,
+                                     JobObserver* observer, JobStore* store, std::string job_id,
+                                     std::vector<TaskRecord> restored) const {
     if (!preparation.job) return rejected(std::move(name), preparation.problems, observer);
-    detail::RunSettings settings{workers_, !options_.unsafe_skip_cycle_check, observer, store, std::move(job_id)};
+    detail::RunSettings settings{!options_.unsafe_skip_cycle_check, observer, store, std::move(job_id)};
     auto run = std::make_shared<detail::JobRun>(registry_, std::move(*preparation.job), std::move(settings),
                                                 std::move(restored));
-    return run->execute();
+    return run->execute(workers);
 }
 
 std::vector<std::string> Orchestrator::validate(const JobSpec& job) const {

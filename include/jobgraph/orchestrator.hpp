@@ -19,7 +19,8 @@ namespace jobgraph {
 
 namespace detail {
 struct Preparation;
-}
+class WorkerThreads;
+}  // namespace detail
 
 /// @brief How an orchestrator runs jobs.
 struct OrchestratorOptions {
@@ -29,9 +30,10 @@ struct OrchestratorOptions {
     bool unsafe_skip_cycle_check = false;
 };
 
-/// @brief Runs jobs against a handler registry. Each run() starts its own pool of worker
-/// threads and joins it before returning; several runs may proceed at once from different
-/// threads. The registry must outlive the orchestrator and must not change while a run is on.
+/// @brief Runs jobs against a handler registry. Each run() or resume() starts its own pool of
+/// worker threads as it begins, so that their start-up work overlaps the validation, and joins
+/// it before returning; several runs may proceed at once from different threads. The registry must outlive the
+/// orchestrator and must not change while a run is on.
 class Orchestrator {
 public:
     explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
@@ -60,8 +62,8 @@ public:
     std::size_t workers() const noexcept { return workers_; }
 
 private:
-    JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
-                           JobStore* store = nullptr, std::string job_id = {},
+    JobResult run_prepared(detail::WorkerThreads& workers, detail::Preparation preparation, std::string name,
+                           JobObserver* observer, JobStore* store = nullptr, std::string job_id = {},
                            std::vector<TaskRecord> restored = {}) const;
 
     const HandlerRegistry& registry_;

@@ -1,0 +1,51 @@
+#pragma once
+// A run's worker threads, started before its job is validated so that their start-up work
+// overlaps the validation on the calling thread.
+
+#include "thread_heap.hpp"
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace jobgraph::detail {
+
+class WorkerThreads {
+public:
+    using Work = std::function<void(std::size_t worker)>;
+    using Prepare = std::function<void()>;  // must not throw
+
+    /// Starts @p count threads. Each first calls @p prepare (by default it readies its part of
+    /// the heap: tidy_thread_heap), one thread at a time until start() is called and all at
+    /// once after; each then waits for start() or for join().
+    explicit WorkerThreads(std::size_t count, Prepare prepare = tidy_thread_heap);
+    /// Joins (see join()).
+    ~WorkerThreads();
+
+    WorkerThreads(const WorkerThreads&) = delete;
+    WorkerThreads& operator=(const WorkerThreads&) = delete;
+
+    std::size_t size() const noexcept { return threads_.size(); }
+
+    /// Runs work(i) on thread i, for every thread. Call at most once; @p work must outlive join().
+    void start(Work work);
+    /// Waits until every thread has ended. Threads not given work by now end without any, once
+    /// done with a prepare already under way; those still waiting their turn skip it.
+    void join();
+
+private:
+    void wait_and_work(std::size_t worker);
+
+    const Prepare prepare_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    Work work_;
+    bool dismissed_ = false;
+    std::size_t turns_taken_ = 0;        // threads past their turn to prepare
+    std::vector<std::jthread> threads_;  // last: started once the fields above exist
+};
+
+}  // namespace jobgraph::detail
