@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <thread>
 
 using namespace jobgraph;
 using namespace jobgraph::testing;
@@ -80,6 +82,43 @@ private:
     }
     JobStore& inner_;
     int commits_left_;
+};
+
+// Notes, per task, how many of its changes are committed and which thread committed its
+// start; after a number of commits, if given one, every write fails as in DyingStore.
+class WatchingStore final : public JobStore {
+public:
+    explicit WatchingStore(JobStore& inner, int commits_before_death = std::numeric_limits<int>::max())
+        : inner_(inner), commits_left_(commits_before_death) {}
+    std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
+    void save_tasks(std::string_view id, const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override {
+        std::lock_guard lock(mutex_);
+        if (commits_left_-- <= 0) throw StoreError("simulated crash");
+        inner_.save_tasks(id, tasks);
+        for (const auto& [position, record] : tasks) {
+            committed_[record->id] = record->history.size();
+            if (record->status == TaskStatus::started) start_committer_[record->id] = std::this_thread::get_id();
+        }
+    }
+    void save_result(std::string_view id, const JobResult& result) override { inner_.save_result(id, result); }
+    void clear_result(std::string_view id) override { inner_.clear_result(id); }
+    std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
+    std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
+    std::size_t committed_changes(const std::string& id) {
+        std::lock_guard lock(mutex_);
+        return committed_.contains(id) ? committed_.at(id) : 0;
+    }
+    bool start_committed_by_this_thread(const std::string& id) {
+        std::lock_guard lock(mutex_);
+        return start_committer_.contains(id) && start_committer_.at(id) == std::this_thread::get_id();
+    }
+
+private:
+    JobStore& inner_;
+    std::mutex mutex_;
+    int commits_left_;
+    std::map<std::string, std::size_t> committed_;            // task id -> history entries committed
+    std::map<std::string, std::thread::id> start_committer_;  // task id -> thread that committed its start
 };
 
 JobSpec pipeline() {
@@ -214,30 +253,6 @@ TEST_CASE("On several workers each start is committed before its handler runs an
           "[persistence][async]") {
     // One worker may commit the start of another's next task: the handler must still find it
     // in the store, and an observer must hear of no change the store does not hold yet.
-    class WatchingStore final : public JobStore {
-    public:
-        explicit WatchingStore(JobStore& inner) : inner_(inner) {}
-        std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
-        void save_tasks(std::string_view id,
-                        const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override {
-            inner_.save_tasks(id, tasks);
-            std::lock_guard lock(mutex_);
-            for (const auto& [position, record] : tasks) committed_[record->id] = record->history.size();
-        }
-        void save_result(std::string_view id, const JobResult& result) override { inner_.save_result(id, result); }
-        void clear_result(std::string_view id) override { inner_.clear_result(id); }
-        std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
-        std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
-        std::size_t committed_changes(const std::string& id) {
-            std::lock_guard lock(mutex_);
-            return committed_.contains(id) ? committed_.at(id) : 0;
-        }
-
-    private:
-        JobStore& inner_;
-        std::mutex mutex_;
-        std::map<std::string, std::size_t> committed_;  // task id -> history entries committed
-    };
     struct CommitChecker : JobObserver {
         explicit CommitChecker(WatchingStore& store) : store(store) {}
         void on_task_status(const TaskEvent& event) override {
@@ -283,6 +298,56 @@ TEST_CASE("On several workers each start is committed before its handler runs an
     CHECK(uncommitted_starts == 0);
     CHECK(checker.reported_early == 0);
     CHECK(checker.reported.size() == 75);
+}
+
+TEST_CASE("A start whose commit fails while several workers end tasks together runs no handler",
+          "[persistence][scheduling]") {
+    // Workers that end tasks together have one of them commit the others' next starts. The
+    // store dies at each commit in turn, so some of the starts that fail are another worker's:
+    // that worker must not run the handler, and the job must stop with every task accounted for.
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 2, 4);
+    int starts_committed_elsewhere = 0;  // handlers whose start another worker committed
+    for (int commits = 1; commits <= 24; ++commits) {
+        INFO("workers " << workers << ", commits before the crash " << commits);
+        TempDatabase db;
+        SqliteStore sqlite(db.path);
+        WatchingStore store(sqlite, commits);
+        CallCounter counter;
+        std::atomic<int> uncommitted_starts{0};
+        std::atomic<int> elsewhere{0};
+        std::atomic<int> arrivals{0};
+        HandlerRegistry registry;
+        registry.add("s", "x", [&](TaskContext& ctx) {
+            if (store.committed_changes(ctx.id()) < 2) ++uncommitted_starts;  // pending, started
+            if (!store.start_committed_by_this_thread(ctx.id())) ++elsewhere;
+            counter.note(ctx.id());
+            wait_for_partner(arrivals);  // end in pairs
+            return json{{"ok", true}};
+        });
+        std::vector<TaskSpec> tasks;
+        for (int i = 0; i < 40; ++i) tasks.push_back(task("s", "x", {{"i", i}}));
+        const std::string id = store.create_job(job(std::move(tasks)));
+        const auto result = Orchestrator(registry, {.workers = workers}).resume(id, store);
+
+        REQUIRE(result.status == JobStatus::failed);
+        CHECK(result.error_message == std::optional<std::string>("Store failed: simulated crash"));
+        CHECK(uncommitted_starts == 0);
+        int failed_starts = 0;
+        for (const auto& record : result.tasks) {
+            INFO(record.id);
+            if (record.status == TaskStatus::succeeded) {
+                CHECK(counter.of(record.id) == 1);
+                continue;
+            }
+            CHECK(counter.of(record.id) == 0);
+            CHECK(record.status == TaskStatus::aborted);
+            CHECK(record.output == json{{"error", "Job stopped: the store failed"}});
+            if (record.attempts == 1) ++failed_starts;  // started, but its start was never committed
+        }
+        CHECK(failed_starts <= 1);  // the store died once; later tasks never started
+        starts_committed_elsewhere += elsewhere;
+    }
+    CHECK(starts_committed_elsewhere > 0);  // combining did happen in these runs
 }
 
 TEST_CASE("Approving planned tasks and resuming runs them", "[persistence][plan]") {
