@@ -5,7 +5,8 @@
 
 namespace jobgraph::detail {
 
-WorkerThreads::WorkerThreads(std::size_t count, Prepare prepare) : prepare_(std::move(prepare)) {
+WorkerThreads::WorkerThreads(std::size_t count, Prepare prepare)
+    : count_(count), prepare_(std::move(prepare)), wake_(std::make_unique<std::condition_variable[]>(count)) {
     threads_.reserve(count);
     try {
         for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this, i] { wait_and_work(i); });
@@ -25,7 +26,7 @@ void WorkerThreads::start(Work work) {
         assert(!work_ && work && "start() is called once, with work");
         work_ = std::move(work);
     }
-    changed_.notify_all();
+    wake_all();
 }
 
 void WorkerThreads::join() {
@@ -33,10 +34,14 @@ void WorkerThreads::join() {
         std::lock_guard lock(mutex_);
         dismissed_ = true;  // for threads not given work; those given it run it to its end
     }
-    changed_.notify_all();
+    wake_all();
     for (auto& thread : threads_) {
         if (thread.joinable()) thread.join();
     }
+}
+
+void WorkerThreads::wake_all() {
+    for (std::size_t i = 0; i < count_; ++i) wake_[i].notify_all();
 }
 
 void WorkerThreads::wait_and_work(std::size_t worker) {
@@ -45,16 +50,17 @@ void WorkerThreads::wait_and_work(std::size_t worker) {
     // time meanwhile: all at once they would crowd the caller out of its core (on two cores,
     // three busy threads), and the job would start no sooner. Once the job runs, the threads
     // still to prepare do so at once.
+    std::condition_variable& wake = wake_[worker];
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return turns_taken_ == worker || work_ || dismissed_; });
+    wake.wait(lock, [&] { return turns_taken_ == worker || work_ || dismissed_; });
     if (!dismissed_) {
         lock.unlock();
         prepare_();
         lock.lock();
     }
     ++turns_taken_;
-    changed_.notify_all();
-    changed_.wait(lock, [this] { return work_ || dismissed_; });
+    if (worker + 1 < count_) wake_[worker + 1].notify_one();
+    wake.wait(lock, [this] { return work_ || dismissed_; });
     if (!work_) return;
     lock.unlock();
     work_(worker);  // unlocked: work_ is set once, before any thread reads it here

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,7 +29,7 @@ public:
     WorkerThreads(const WorkerThreads&) = delete;
     WorkerThreads& operator=(const WorkerThreads&) = delete;
 
-    std::size_t size() const noexcept { return threads_.size(); }
+    std::size_t size() const noexcept { return count_; }
 
     /// Runs work(i) on thread i, for every thread. Call at most once; @p work must outlive join().
     void start(Work work);
@@ -39,9 +40,13 @@ public:
 private:
     void wait_and_work(std::size_t worker);
 
+    void wake_all();  // with mutex_ released
+
+    const std::size_t count_;
     const Prepare prepare_;
     std::mutex mutex_;
-    std::condition_variable changed_;
+    // One per thread: a turn ending wakes only the next thread, not every one still waiting.
+    std::unique_ptr<std::condition_variable[]> wake_;
     Work work_;
     bool dismissed_ = false;
     std::size_t turns_taken_ = 0;        // threads past their turn to prepare

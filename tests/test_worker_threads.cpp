@@ -80,6 +80,29 @@ TEST_CASE("Worker threads prepare one at a time before the work is given", "[wor
     workers.join();
 }
 
+TEST_CASE("Worker threads take their turns to prepare in the order of their indices", "[worker_threads]") {
+    // Each turn wakes the next thread only; sixteen threads make a lost or misdirected wake-up
+    // show as a turn never taken.
+    constexpr std::size_t count = 16;
+    std::mutex mutex;
+    std::vector<std::thread::id> prepared_in_order;
+    std::vector<std::thread::id> thread_of(count);
+    WorkerThreads workers(count, [&] {
+        std::lock_guard lock(mutex);
+        prepared_in_order.push_back(std::this_thread::get_id());
+    });
+    REQUIRE(eventually([&] {
+        std::lock_guard lock(mutex);
+        return prepared_in_order.size() == count;
+    }));
+    workers.start([&](std::size_t worker) {
+        std::lock_guard lock(mutex);
+        thread_of[worker] = std::this_thread::get_id();
+    });
+    workers.join();
+    CHECK(prepared_in_order == thread_of);
+}
+
 TEST_CASE("Worker threads still to prepare when the work is given prepare at once, and work only once prepared",
           "[worker_threads]") {
     PrepareCounter counter;
