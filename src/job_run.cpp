@@ -75,7 +75,8 @@ JobRun::JobRun(const HandlerRegistry& registry, PreparedJob job, RunSettings set
         add_record(TaskRecord{.id = std::move(job.ids[i]),
                               .service = std::move(spec.service),
                               .command = std::move(spec.command),
-                              .input = std::move(spec.input),
+                              // `input = {}` in C++ is null: no input, an empty object
+                              .input = spec.input.is_null() ? nlohmann::json::object() : std::move(spec.input),
                               .depends_on = std::move(spec.depends_on)},
                    job.handlers[i], started_at_);  // all pending from the job's start
     }

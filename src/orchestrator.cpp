@@ -82,7 +82,7 @@ JobResult Orchestrator::run_prepared(detail::WorkerThreads& workers, detail::Pre
 }
 
 std::vector<std::string> Orchestrator::validate(const JobSpec& job) const {
-    return detail::prepare_job(job, registry_).problems;
+    return detail::validation_problems(job, registry_);
 }
 
 std::vector<std::string> Orchestrator::validate(const nlohmann::json& job) const {

@@ -13,7 +13,7 @@
 namespace jobgraph::detail {
 
 struct PreparedJob {
-    JobSpec spec;
+    JobSpec spec;                               // as given: a null input stands for an empty object
     std::vector<std::string> ids;               // resolved id of each root, by position
     std::vector<const HandlerEntry*> handlers;  // handler of each root, by position
     TaskGraph graph;                            // the roots and their waits
@@ -27,6 +27,9 @@ struct Preparation {
 /// Validates @p spec (behaviour.md section 2) and, if it is sound, prepares it to run.
 /// @p problems holds problems found earlier (of JSON shape) and is reported with the rest.
 Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vector<std::string> problems = {});
+
+/// The problems prepare_job would find, without copying @p spec.
+std::vector<std::string> validation_problems(const JobSpec& spec, const HandlerRegistry& registry);
 
 /// The input check of @p entry applied to @p input; nullopt when it passes.
 std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann::json& input);

@@ -17,7 +17,7 @@ std::string child_task_id(const TaskSpec& child, std::string_view parent_id, std
 }
 
 std::vector<std::string> validate_job(const JobSpec& job, const HandlerRegistry& registry) {
-    return detail::prepare_job(job, registry).problems;
+    return detail::validation_problems(job, registry);
 }
 
 namespace detail {
@@ -32,7 +32,18 @@ std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann
     }
 }
 
-Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vector<std::string> problems) {
+namespace {
+
+// What validation works out on the way: the run needs it too.
+struct CheckedJob {
+    std::vector<std::string> problems;
+    std::vector<std::string> ids;
+    std::vector<const HandlerEntry*> handlers;
+    TaskGraph graph;
+};
+
+// Reads the spec only, so that validating a job needs no copy of it.
+CheckedJob check_job(const JobSpec& spec, const HandlerRegistry& registry, std::vector<std::string> problems) {
     const auto& limits = spec.limits;
     if (spec.name.empty()) problems.push_back("Job name must be a non-empty string");
     if (spec.tasks.empty()) problems.push_back("Job must have at least one task");
@@ -92,10 +103,10 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
     }
 
     std::vector<const HandlerEntry*> handlers(count, nullptr);
-    const HandlerEntry* last_found = nullptr;  // jobs mostly list runs of tasks for one handler
+    const HandlerEntry* last_found = nullptr;                  // jobs mostly list runs of tasks for one handler
+    const nlohmann::json no_input = nlohmann::json::object();  // `input = {}` in C++ is null: none given
     for (std::size_t i = 0; i < count; ++i) {
-        TaskSpec& task = spec.tasks[i];
-        if (task.input.is_null()) task.input = nlohmann::json::object();  // `input = {}` in C++ is null
+        const TaskSpec& task = spec.tasks[i];
         if (task.service.empty() || task.command.empty()) {
             problems.push_back(fmt::format("Task {}: service and command must be non-empty strings", ids[i]));
             continue;
@@ -106,7 +117,7 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         if (!handlers[i]) {
             problems.push_back(
                 fmt::format("Task {}: {}", ids[i], registry.unknown_pair_message(task.service, task.command)));
-        } else if (auto problem = check_input(*handlers[i], task.input)) {
+        } else if (auto problem = check_input(*handlers[i], task.input.is_null() ? no_input : task.input)) {
             problems.push_back(
                 fmt::format("Task {}: invalid input for {}/{}: {}", ids[i], task.service, task.command, *problem));
         }
@@ -117,8 +128,21 @@ Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vect
         if (auto cycle = graph.find_any_cycle()) problems.push_back("Circular dependencies detected: " + *cycle);
     }
 
-    if (!problems.empty()) return Preparation{std::move(problems), std::nullopt};
-    return Preparation{{}, PreparedJob{std::move(spec), std::move(ids), std::move(handlers), std::move(graph)}};
+    return CheckedJob{std::move(problems), std::move(ids), std::move(handlers), std::move(graph)};
+}
+
+}  // namespace
+
+Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vector<std::string> problems) {
+    CheckedJob checked = check_job(spec, registry, std::move(problems));
+    if (!checked.problems.empty()) return Preparation{std::move(checked.problems), std::nullopt};
+    return Preparation{
+        {},
+        PreparedJob{std::move(spec), std::move(checked.ids), std::move(checked.handlers), std::move(checked.graph)}};
+}
+
+std::vector<std::string> validation_problems(const JobSpec& spec, const HandlerRegistry& registry) {
+    return check_job(spec, registry, {}).problems;
 }
 
 }  // namespace detail

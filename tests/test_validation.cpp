@@ -127,3 +127,34 @@ TEST_CASE("The registry refuses duplicates and empty names", "[validation][regis
     CHECK(registry.find("s", "c") != nullptr);
     CHECK(registry.find("s", "x") == nullptr);
 }
+
+TEST_CASE("A task given a null input is checked and run with an empty object, and validating changes no spec",
+          "[validation]") {
+    // `task.input = {}` in C++ assigns null, not an empty object.
+    std::vector<json> checked;
+    std::vector<json> seen;
+    HandlerRegistry registry;
+    registry.add("t", "work",
+                 [&](TaskContext& ctx) {
+                     seen.push_back(ctx.input());
+                     return json::object();
+                 },
+                 {.input_check = [&](const json& input) -> std::optional<std::string> {
+                     checked.push_back(input);
+                     return std::nullopt;
+                 }});
+    JobSpec spec = job({task("t", "work")});
+    spec.tasks[0].input = {};
+    REQUIRE(spec.tasks[0].input.is_null());
+
+    const Orchestrator orchestrator(registry, {.workers = 1});
+    CHECK(orchestrator.validate(spec).empty());
+    CHECK(validate_job(spec, registry).empty());
+    CHECK(checked == std::vector<json>{json::object(), json::object()});
+    CHECK(spec.tasks[0].input.is_null());  // read, not rewritten
+
+    const auto result = orchestrator.run(std::move(spec));
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(seen == std::vector<json>{json::object()});
+    CHECK(result.at("0").input == json::object());
+}

@@ -53,7 +53,8 @@ public:
     /// committed to the store before it is reported. Throws StoreError for an unknown job.
     JobResult resume(std::string_view job_id, JobStore& store, JobObserver* observer = nullptr) const;
 
-    /// @brief Every problem that would stop the job from running; empty if it is valid.
+    /// @brief Every problem that would stop the job from running; empty if it is valid. Reads
+    /// @p job without copying it.
     std::vector<std::string> validate(const JobSpec& job) const;
     /// @brief Same, from JSON, shape problems included.
     std::vector<std::string> validate(const nlohmann::json& job) const;
