@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -84,17 +83,14 @@ private:
     int commits_left_;
 };
 
-// Notes, per task, how many of its changes are committed and which thread committed its
-// start; after a number of commits, if given one, every write fails as in DyingStore.
+// Notes, per task, how many of its changes are committed and which thread committed its start.
 class WatchingStore final : public JobStore {
 public:
-    explicit WatchingStore(JobStore& inner, int commits_before_death = std::numeric_limits<int>::max())
-        : inner_(inner), commits_left_(commits_before_death) {}
+    explicit WatchingStore(JobStore& inner) : inner_(inner) {}
     std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
     void save_tasks(std::string_view id, const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override {
-        std::lock_guard lock(mutex_);
-        if (commits_left_-- <= 0) throw StoreError("simulated crash");
         inner_.save_tasks(id, tasks);
+        std::lock_guard lock(mutex_);
         for (const auto& [position, record] : tasks) {
             committed_[record->id] = record->history.size();
             if (record->status == TaskStatus::started) start_committer_[record->id] = std::this_thread::get_id();
@@ -116,7 +112,6 @@ public:
 private:
     JobStore& inner_;
     std::mutex mutex_;
-    int commits_left_;
     std::map<std::string, std::size_t> committed_;            // task id -> history entries committed
     std::map<std::string, std::thread::id> start_committer_;  // task id -> thread that committed its start
 };
@@ -311,7 +306,8 @@ TEST_CASE("A start whose commit fails while several workers end tasks together r
         INFO("workers " << workers << ", commits before the crash " << commits);
         TempDatabase db;
         SqliteStore sqlite(db.path);
-        WatchingStore store(sqlite, commits);
+        DyingStore dying(sqlite, commits);
+        WatchingStore store(dying);
         CallCounter counter;
         std::atomic<int> uncommitted_starts{0};
         std::atomic<int> elsewhere{0};

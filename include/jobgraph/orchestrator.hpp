@@ -31,9 +31,9 @@ struct OrchestratorOptions {
 };
 
 /// @brief Runs jobs against a handler registry. Each run() or resume() starts its own pool of
-/// worker threads as it begins, so that their start-up work overlaps the validation, and joins
-/// it before returning; several runs may proceed at once from different threads. The registry must outlive the
-/// orchestrator and must not change while a run is on.
+/// worker threads as it begins, so that their start-up work overlaps the validation, and
+/// joins it before returning; several runs may proceed at once from different threads.
+/// The registry must outlive the orchestrator and must not change while a run is on.
 class Orchestrator {
 public:
     explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
