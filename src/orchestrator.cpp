@@ -56,10 +56,13 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
     detail::WorkerThreads workers(workers_);
     std::optional<StoredJob> stored = store.load(job_id);
     if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
-    if (stored->result) return *stored->result;
-    auto preparation = detail::prepare_job(stored->spec, registry_);
+    if (stored->result) return std::move(*stored->result);
+    std::string name = stored->spec.name;
+    const std::size_t roots = stored->spec.tasks.size();
+    // Moved, not copied: the run takes its records from the store, inputs included.
+    auto preparation = detail::prepare_job(std::move(stored->spec), registry_);
     // Spawned tasks still to run need their handlers in this process too.
-    for (std::size_t i = stored->spec.tasks.size(); i < stored->tasks.size(); ++i) {
+    for (std::size_t i = roots; i < stored->tasks.size(); ++i) {
         const TaskRecord& task = stored->tasks[i];
         if (!is_final(task.status) && !registry_.find(task.service, task.command)) {
             preparation.problems.push_back(
@@ -67,7 +70,7 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
         }
     }
     if (!preparation.problems.empty()) preparation.job.reset();
-    return run_prepared(workers, std::move(preparation), stored->spec.name, observer, &store, std::string(job_id),
+    return run_prepared(workers, std::move(preparation), std::move(name), observer, &store, std::string(job_id),
                         std::move(stored->tasks));
 }
 
