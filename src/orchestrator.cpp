@@ -59,7 +59,7 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
     if (stored->result) return std::move(*stored->result);
     std::string name = stored->spec.name;
     const std::size_t roots = stored->spec.tasks.size();
-    // Moved, not copied: the run takes its records from the store, inputs included.
+    // Moved, not copied: records come from the store, or from the spec if none were stored.
     auto preparation = detail::prepare_job(std::move(stored->spec), registry_);
     // Spawned tasks still to run need their handlers in this process too.
     for (std::size_t i = roots; i < stored->tasks.size(); ++i) {

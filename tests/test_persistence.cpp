@@ -146,6 +146,28 @@ TEST_CASE("A stored run commits every record and its result", "[persistence]") {
     CHECK(stored->tasks[3].id == "load-a");  // creation order: roots, then the spawned batch
 }
 
+TEST_CASE("A stored job that never ran starts from its spec, a task given no input with an empty one",
+          "[persistence]") {
+    TempDatabase db;
+    std::vector<json> seen;
+    HandlerRegistry registry;
+    registry.add("t", "work", [&](TaskContext& ctx) {
+        seen.push_back(ctx.input());
+        return json{{"ok", true}};
+    });
+    JobSpec spec = job({task("t", "work", {{"n", 1}}), task("t", "work")});
+    spec.tasks[1].input = {};  // null in C++: no input
+    SqliteStore store(db.path);
+    const std::string id = store.create_job(spec);
+
+    const auto result = Orchestrator(registry, {.workers = 1}).resume(id, store);
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(seen == std::vector<json>{json{{"n", 1}}, json::object()});
+    CHECK(result.at("0").input == json{{"n", 1}});
+    CHECK(result.at("1").input == json::object());
+    CHECK(SqliteStore(db.path).load(id)->result == std::optional<JobResult>(result));
+}
+
 TEST_CASE("Resuming a finished job returns its stored result and runs nothing", "[persistence]") {
     TempDatabase db;
     CallCounter counter;

@@ -156,5 +156,6 @@ TEST_CASE("A task given a null input is checked and run with an empty object, an
     const auto result = orchestrator.run(std::move(spec));
     REQUIRE(result.status == JobStatus::succeeded);
     CHECK(seen == std::vector<json>{json::object()});
+    CHECK(checked == std::vector<json>{json::object(), json::object(), json::object()});  // run() checks too
     CHECK(result.at("0").input == json::object());
 }
