@@ -37,14 +37,23 @@ constexpr bool can_spin = false;
 void cpu_relax() noexcept {}
 #endif
 
-void lock_soon(std::unique_lock<std::mutex>& lock) {
+// Takes the lock, retrying before it blocks, unless give_up() turns true first: then returns
+// false without it.
+template <typename GiveUp>
+bool lock_soon_unless(std::unique_lock<std::mutex>& lock, GiveUp give_up) {
     if constexpr (can_spin) {
         for (int attempt = 0; attempt < retries_before_sleep; ++attempt) {
-            if (lock.try_lock()) return;
+            if (give_up()) return false;
+            if (lock.try_lock()) return true;
             cpu_relax();
         }
     }
     lock.lock();
+    return true;
+}
+
+void lock_soon(std::unique_lock<std::mutex>& lock) {
+    lock_soon_unless(lock, [] { return false; });
 }
 
 // How long a worker that did not combine last waits for the one that did (see await_answer):
@@ -293,8 +302,8 @@ void JobRun::run_turn(WorkerSlot& slot, const std::stop_token& stop) {
 }
 
 bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) {
+    const auto answered = [&] { return slot.state.load(std::memory_order_acquire) == WorkerSlot::answered; };
     if constexpr (can_spin) {
-        const auto answered = [&] { return slot.state.load(std::memory_order_acquire) == WorkerSlot::answered; };
         // The worker that combined last has the job's state in its cache and takes the lock at
         // once. Another first gives it a moment to come back from its handler and answer: when
         // tasks are quick, the state then stays on one core instead of moving at every task.
@@ -314,16 +323,8 @@ bool JobRun::await_answer(std::unique_lock<std::mutex>& lock, WorkerSlot& slot) 
                 slot.turns_without_waiting = turns_without_waiting_after_timeout;
             }
         }
-        for (int attempt = 0; attempt < retries_before_sleep; ++attempt) {
-            if (answered()) return false;
-            if (lock.try_lock()) {
-                combine(slot);
-                return true;
-            }
-            cpu_relax();
-        }
     }
-    lock.lock();
+    if (!lock_soon_unless(lock, answered)) return false;
     combine(slot);  // answers this slot too, unless another holder did meanwhile
     return true;
 }
