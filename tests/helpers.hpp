@@ -81,6 +81,14 @@ inline JobResult run(const HandlerRegistry& registry, const JobSpec& spec, std::
     return Orchestrator(registry, {.workers = workers}).run(spec, observer);
 }
 
+/// A number for the calling thread, never given to another: unlike a std::thread::id, which a
+/// thread started after another ended may get again.
+inline int thread_serial() {
+    static std::atomic<int> next{0};
+    thread_local const int serial = next++;
+    return serial;
+}
+
 inline std::vector<std::string> ids_of(const JobResult& result) {
     std::vector<std::string> ids;
     for (const auto& t : result.tasks) ids.push_back(t.id);
