@@ -3,6 +3,7 @@
 #include "job_run.hpp"
 #include "prepared_job.hpp"
 #include "spec_reader.hpp"
+#include "worker_pool.hpp"
 #include "worker_threads.hpp"
 
 #include <fmt/format.h>
@@ -30,21 +31,24 @@ JobResult rejected(std::string name, const std::vector<std::string>& problems, J
 Orchestrator::Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options)
     : registry_(registry),
       workers_(options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency())),
-      options_(options) {}
+      options_(options),
+      pool_(std::make_unique<detail::WorkerPool>(workers_)) {}
+
+Orchestrator::~Orchestrator() = default;
 
 JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(workers_);
+    detail::WorkerThreads workers(*pool_, workers_);
     return run_prepared(workers, detail::prepare_job(job, registry_), job.name, observer);
 }
 
 JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(workers_);
+    detail::WorkerThreads workers(*pool_, workers_);
     std::string name = job.name;
     return run_prepared(workers, detail::prepare_job(std::move(job), registry_), std::move(name), observer);
 }
 
 JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(workers_);
+    detail::WorkerThreads workers(*pool_, workers_);
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);
     std::string name = spec.name;
@@ -53,7 +57,7 @@ JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) co
 }
 
 JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer) const {
-    detail::WorkerThreads workers(workers_);
+    detail::WorkerThreads workers(*pool_, workers_);
     std::optional<StoredJob> stored = store.load(job_id);
     if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
     if (stored->result) return std::move(*stored->result);

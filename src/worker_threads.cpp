@@ -5,13 +5,15 @@
 
 namespace jobgraph::detail {
 
-WorkerThreads::WorkerThreads(std::size_t count, Prepare prepare)
-    : count_(count), prepare_(std::move(prepare)), wake_(std::make_unique<std::condition_variable[]>(count)) {
-    threads_.reserve(count);
+WorkerThreads::WorkerThreads(WorkerPool& pool, std::size_t count, Prepare prepare)
+    : pool_(pool),
+      count_(count),
+      prepare_(std::move(prepare)),
+      wake_(std::make_unique<std::condition_variable[]>(count)) {
     try {
-        for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this, i] { wait_and_work(i); });
+        for (std::size_t i = 0; i < count; ++i) pool_.run(crew_, [this, i] { wait_and_work(i); });
     } catch (...) {
-        join();  // the threads already started would otherwise wait for ever
+        join();  // the threads already lent would otherwise wait for ever
         throw;
     }
 }
@@ -35,9 +37,7 @@ void WorkerThreads::join() {
         dismissed_ = true;  // for threads not given work; those given it run it to its end
     }
     wake_all();
-    for (auto& thread : threads_) {
-        if (thread.joinable()) thread.join();
-    }
+    pool_.wait(crew_);
 }
 
 void WorkerThreads::wake_all() {

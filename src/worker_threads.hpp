@@ -1,16 +1,15 @@
 #pragma once
-// A run's worker threads, started before its job is validated so that their start-up work
-// overlaps the validation on the calling thread.
+// A run's worker threads, taken from the orchestrator's pool before its job is validated so
+// that their start-up work overlaps the validation on the calling thread.
 
 #include "thread_heap.hpp"
+#include "worker_pool.hpp"
 
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 namespace jobgraph::detail {
 
@@ -19,10 +18,10 @@ public:
     using Work = std::function<void(std::size_t worker)>;
     using Prepare = std::function<void()>;  // must not throw
 
-    /// Starts @p count threads. Each first calls @p prepare (by default it readies its part of
-    /// the heap: tidy_thread_heap), one thread at a time until start() is called and all at
-    /// once after; each then waits for start() or for join().
-    explicit WorkerThreads(std::size_t count, Prepare prepare = tidy_thread_heap);
+    /// Takes @p count threads from @p pool. Each first calls @p prepare (by default it readies
+    /// its part of the heap: tidy_thread_heap), one thread at a time until start() is called
+    /// and all at once after; each then waits for start() or for join().
+    WorkerThreads(WorkerPool& pool, std::size_t count, Prepare prepare = tidy_thread_heap);
     /// Joins (see join()).
     ~WorkerThreads();
 
@@ -33,8 +32,9 @@ public:
 
     /// Runs work(i) on thread i, for every thread. Call at most once; @p work must outlive join().
     void start(Work work);
-    /// Waits until every thread has ended. Threads not given work by now end without any, once
-    /// done with a prepare already under way; those still waiting their turn skip it.
+    /// Waits until every thread is back in the pool. Threads not given work by now go back
+    /// without any, once done with a prepare already under way; those still waiting their turn
+    /// skip it.
     void join();
 
 private:
@@ -42,6 +42,7 @@ private:
 
     void wake_all();  // with mutex_ released
 
+    WorkerPool& pool_;
     const std::size_t count_;
     const Prepare prepare_;
     std::mutex mutex_;
@@ -49,8 +50,8 @@ private:
     std::unique_ptr<std::condition_variable[]> wake_;
     Work work_;
     bool dismissed_ = false;
-    std::size_t turns_taken_ = 0;        // threads past their turn to prepare
-    std::vector<std::jthread> threads_;  // last: started once the fields above exist
+    std::size_t turns_taken_ = 0;  // threads past their turn to prepare
+    WorkerPool::Crew crew_;        // last: lent threads once the fields above exist
 };
 
 }  // namespace jobgraph::detail

@@ -1,7 +1,11 @@
 // Section 5: no waves. A ready task starts at once, whatever else is still running.
 #include "helpers.hpp"
 
+#include <fmt/format.h>
+
 #include <mutex>
+#include <set>
+#include <thread>
 
 using namespace jobgraph;
 using namespace jobgraph::testing;
@@ -54,6 +58,58 @@ TEST_CASE("Ready tasks run in parallel on the workers", "[scheduling]") {
     CHECK(result.stats.succeeded == 8);
     CHECK(peak.load() <= static_cast<int>(workers));
     if (workers > 1) CHECK(peak.load() >= 2);
+}
+
+TEST_CASE("Runs of one orchestrator reuse its worker threads", "[scheduling]") {
+    std::mutex mutex;
+    std::set<int> threads;
+    HandlerRegistry registry;
+    registry.add("s", "note", [&](TaskContext& ctx) {
+        std::lock_guard lock(mutex);
+        threads.insert(thread_serial());
+        return ctx.input();
+    });
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 1, 2, 4);
+    Orchestrator orchestrator(registry, {.workers = workers});
+    for (int round = 0; round < 10; ++round) {
+        const auto result = orchestrator.run(job(std::vector<TaskSpec>(8, task("s", "note"))));
+        REQUIRE(result.status == JobStatus::succeeded);
+    }
+    // Threads started for each run would come to up to ten times as many.
+    CHECK(threads.size() >= 1);
+    CHECK(threads.size() <= workers);
+    CHECK(threads.count(thread_serial()) == 0);
+}
+
+TEST_CASE("Several runs at once on one orchestrator each run their own job to its end", "[scheduling][stress]") {
+    const auto registry = basic_registry();
+    Orchestrator orchestrator(registry, {.workers = 2});
+    std::vector<std::thread> callers;
+    std::vector<std::string> problems[4];  // one per caller: Catch2 2 asserts on one thread only
+    for (int caller = 0; caller < 4; ++caller) {
+        callers.emplace_back([&, caller] {
+            for (int round = 0; round < 25; ++round) {
+                // A diamond whose tasks echo who asked, so that a task run for the wrong job shows.
+                const json mark{{"caller", caller}, {"round", round}};
+                const auto result = orchestrator.run(job({named("a", {}, mark), named("b", {"a"}, mark),
+                                                          named("c", {"a"}, mark), named("d", {"b", "c"}, mark)}));
+                if (result.status != JobStatus::succeeded || result.tasks.size() != 4) {
+                    problems[caller].push_back(fmt::format("round {}: {} with {} tasks", round,
+                                                           to_string(result.status), result.tasks.size()));
+                    continue;
+                }
+                for (const auto& record : result.tasks) {
+                    if (record.output != mark)
+                        problems[caller].push_back(fmt::format("round {}: {}", round, record.id));
+                }
+                if (result.tasks.front().id != "a" || result.tasks.back().id != "d") {
+                    problems[caller].push_back(fmt::format("round {}: out of order", round));
+                }
+            }
+        });
+    }
+    for (auto& caller : callers) caller.join();
+    for (const auto& mine : problems) CHECK(mine == std::vector<std::string>{});
 }
 
 TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[scheduling]") {

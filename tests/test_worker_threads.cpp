@@ -1,5 +1,5 @@
-// A run's worker threads on their own: started before the job is known, readied one at a time
-// until the job starts, then given its work, or dismissed unused.
+// A run's worker threads on their own: taken from a pool before the job is known, readied one
+// at a time until the job starts, then given its work, or dismissed unused.
 #include "worker_threads.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+using jobgraph::detail::WorkerPool;
 using jobgraph::detail::WorkerThreads;
 using namespace std::chrono_literals;
 
@@ -53,7 +54,8 @@ TEST_CASE("Each worker thread runs the work once with its own index on a thread 
     std::vector<std::size_t> indices;
     std::set<std::thread::id> threads;
     {
-        WorkerThreads workers(4);
+        WorkerPool pool(4);
+        WorkerThreads workers(pool, 4);
         CHECK(workers.size() == 4);
         workers.start([&](std::size_t worker) {
             std::lock_guard lock(mutex);
@@ -70,7 +72,8 @@ TEST_CASE("Each worker thread runs the work once with its own index on a thread 
 
 TEST_CASE("Worker threads prepare one at a time before the work is given", "[worker_threads]") {
     PrepareCounter counter;
-    WorkerThreads workers(3, [&] {
+    WorkerPool pool(3);
+    WorkerThreads workers(pool, 3, [&] {
         counter.enter();
         std::this_thread::sleep_for(5ms);  // long enough for the others to overlap, were they let
         counter.leave();
@@ -87,7 +90,8 @@ TEST_CASE("Worker threads take their turns to prepare in the order of their indi
     std::mutex mutex;
     std::vector<std::thread::id> prepared_in_order;
     std::vector<std::thread::id> thread_of(count);
-    WorkerThreads workers(count, [&] {
+    WorkerPool pool(count);
+    WorkerThreads workers(pool, count, [&] {
         std::lock_guard lock(mutex);
         prepared_in_order.push_back(std::this_thread::get_id());
     });
@@ -111,7 +115,8 @@ TEST_CASE("Worker threads still to prepare when the work is given prepare at onc
     std::set<std::thread::id> prepared;  // threads whose prepare has returned
     std::atomic<int> worked{0};
     std::atomic<int> worked_unprepared{0};
-    WorkerThreads workers(3, [&] {
+    WorkerPool pool(3);
+    WorkerThreads workers(pool, 3, [&] {
         counter.enter();
         const bool first = counter.done == 0 && counter.active == 1;
         // The first holds its turn until the other two are preparing beside it. (No Catch2
@@ -152,8 +157,9 @@ TEST_CASE("Worker threads still to prepare when the work is given prepare at onc
 TEST_CASE("Worker threads dismissed before any work end without it, and skip their turns to prepare",
           "[worker_threads]") {
     PrepareCounter counter;
+    WorkerPool pool(3);
     {
-        WorkerThreads workers(3, [&] {
+        WorkerThreads workers(pool, 3, [&] {
             counter.enter();
             std::this_thread::sleep_for(200ms);  // the scope below ends well within it
             counter.leave();
@@ -166,17 +172,19 @@ TEST_CASE("Worker threads dismissed before any work end without it, and skip the
 
 TEST_CASE("Worker threads started, given work or dismissed at any moment, again and again",
           "[worker_threads][stress]") {
-    // With the default preparation, as the orchestrator uses them; ThreadSanitizer checks the
-    // hand-overs between turns, start() and the end.
+    // With the default preparation and one pool, as the orchestrator uses them;
+    // ThreadSanitizer checks the hand-overs between turns, start(), the end and the next round.
     std::atomic<int> worked{0};
     int expected = 0;
+    WorkerPool pool(2);
     for (int round = 0; round < 200; ++round) {
         const std::size_t count = 1 + static_cast<std::size_t>(round % 4);
-        WorkerThreads workers(count);
+        WorkerThreads workers(pool, count);
         if (round % 3 == 0) continue;  // dismissed, perhaps while some still prepare
         workers.start([&](std::size_t) { ++worked; });
         expected += static_cast<int>(count);
         if (round % 2 == 0) workers.join();  // else the end of `workers` joins
     }
     CHECK(worked == expected);
+    CHECK(pool.size() == 2);  // the threads beyond the two kept ended
 }

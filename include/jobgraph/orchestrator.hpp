@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@ namespace jobgraph {
 
 namespace detail {
 struct Preparation;
+class WorkerPool;
 class WorkerThreads;
 }  // namespace detail
 
@@ -30,13 +32,20 @@ struct OrchestratorOptions {
     bool unsafe_skip_cycle_check = false;
 };
 
-/// @brief Runs jobs against a handler registry. Each run() or resume() starts its own pool of
-/// worker threads as it begins, so that their start-up work overlaps the validation, and
-/// joins it before returning; several runs may proceed at once from different threads.
-/// The registry must outlive the orchestrator and must not change while a run is on.
+/// @brief Runs jobs against a handler registry. Each run() or resume() takes its worker
+/// threads as it begins, so that their start-up work overlaps the validation, and gives them
+/// back before returning. The orchestrator keeps that many threads between runs, asleep, so a
+/// small job does not pay for starting threads; several runs may proceed at once from
+/// different threads, and those beyond the first get threads of their own for the time they
+/// run. The registry must outlive the orchestrator and must not change while a run is on; the
+/// orchestrator must outlive its runs.
 class Orchestrator {
 public:
     explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
+    /// Ends the kept worker threads.
+    ~Orchestrator();
+    Orchestrator(const Orchestrator&) = delete;
+    Orchestrator& operator=(const Orchestrator&) = delete;
 
     /// @brief Runs a job to its end. An invalid spec runs nothing and comes back `failed`
     /// with an errorMessage listing every problem.
@@ -70,6 +79,7 @@ private:
     const HandlerRegistry& registry_;
     std::size_t workers_;
     OrchestratorOptions options_;
+    std::unique_ptr<detail::WorkerPool> pool_;  // the threads kept between runs
 };
 
 }  // namespace jobgraph
