@@ -35,6 +35,7 @@ Orchestrator::Orchestrator(const HandlerRegistry& registry, OrchestratorOptions 
       pool_(std::make_unique<detail::WorkerPool>(workers_)) {}
 
 Orchestrator::~Orchestrator() = default;
+Orchestrator::Orchestrator(Orchestrator&&) noexcept = default;
 
 JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
     detail::WorkerThreads workers(*pool_, workers_);

@@ -6,25 +6,28 @@
 
 namespace jobgraph::detail {
 
-WorkerPool::WorkerPool(std::size_t keep_idle) : keep_idle_(keep_idle) {}
+WorkerPool::WorkerPool(std::size_t keep_idle, StartThread start_thread)
+    : keep_idle_(keep_idle), start_thread_(std::move(start_thread)) {
+    idle_.reserve(keep_idle_);  // a thread going back never allocates, so never fails
+}
 
 WorkerPool::~WorkerPool() {
     {
         std::lock_guard lock(mutex_);
+        assert(idle_.size() == workers_.size() && "every crew was waited for");
         closing_ = true;
-        for (const auto& worker : workers_) worker->wake.notify_one();
+        for (Worker& worker : workers_) worker.wake.notify_one();
     }
-    // Unlocked: a closing pool's threads return without touching these lists.
-    for (const auto& worker : workers_) worker->thread.join();
-    for (const auto& worker : ended_) worker->thread.join();
+    // Unlocked: the waiting threads return without touching these lists.
+    for (Worker& worker : workers_) worker.thread.join();
+    for (Worker& worker : ended_) worker.thread.join();
 }
 
 void WorkerPool::run(Crew& crew, std::function<void()> task) {
-    std::vector<std::unique_ptr<Worker>> ended;
+    std::list<Worker> ended;
     {
         std::lock_guard lock(mutex_);
         assert(!closing_);
-        ended.swap(ended_);
         if (!idle_.empty()) {
             Worker& worker = *idle_.back();
             idle_.pop_back();
@@ -32,21 +35,24 @@ void WorkerPool::run(Crew& crew, std::function<void()> task) {
             worker.crew = &crew;
             worker.wake.notify_one();
         } else {
-            auto worker = std::make_unique<Worker>();
-            worker->task = std::move(task);
-            worker->crew = &crew;
-            Worker& started = *worker;
-            workers_.push_back(std::move(worker));
+            // Started under the lock: once listed, the thread may end and be joined by another
+            // run, so its handle must be set before anyone can see it. This happens only when
+            // runs at once need more threads than are kept.
+            Worker& worker = workers_.emplace_back();
+            worker.task = std::move(task);
+            worker.crew = &crew;
             try {
-                started.thread = std::thread([this, &started] { serve(started); });
+                auto serve_it = [this, &worker] { serve(worker); };
+                worker.thread = start_thread_ ? start_thread_(serve_it) : std::thread(serve_it);
             } catch (...) {
                 workers_.pop_back();
                 throw;
             }
         }
         ++crew.running_;
+        ended.swap(ended_);  // last: nothing after it throws, so no joinable thread is dropped
     }
-    for (const auto& worker : ended) worker->thread.join();  // unlocked: they have returned or are about to
+    for (Worker& worker : ended) worker.thread.join();  // unlocked: they have returned or are about to
 }
 
 void WorkerPool::wait(Crew& crew) {
@@ -70,16 +76,15 @@ void WorkerPool::serve(Worker& worker) {
         task = nullptr;  // its captures go before the crew hears of the end
         lock.lock();
         // Back among the waiting before the crew is told: the run that follows finds it there.
+        const bool stays = idle_.size() < keep_idle_;
+        if (stays) idle_.push_back(&worker);
         Crew& crew = *std::exchange(worker.crew, nullptr);
-        const bool stays = idle_.size() < keep_idle_ || closing_;
-        if (stays && !closing_) idle_.push_back(&worker);
         // Notified under the lock: the crew's owner may destroy it as soon as it can lock.
         if (--crew.running_ == 0) crew.finished_.notify_all();
         if (!stays) {
-            const auto mine =
-                std::find_if(workers_.begin(), workers_.end(), [&](const auto& kept) { return kept.get() == &worker; });
-            ended_.push_back(std::move(*mine));
-            workers_.erase(mine);
+            const auto mine = std::find_if(workers_.begin(), workers_.end(),
+                                           [&](const Worker& listed) { return &listed == &worker; });
+            ended_.splice(ended_.end(), workers_, mine);
             return;
         }
     }

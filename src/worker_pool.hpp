@@ -6,7 +6,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <memory>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,9 +29,13 @@ public:
         std::condition_variable finished_;
     };
 
+    /// Starts a thread that calls the function given; std::thread's constructor unless a test
+    /// needs it to fail.
+    using StartThread = std::function<std::thread(std::function<void()>)>;
+
     /// Keeps up to @p keep_idle threads waiting between runs. Runs at once may need more: those
     /// are started then, and end once they are done if that many wait already.
-    explicit WorkerPool(std::size_t keep_idle);
+    explicit WorkerPool(std::size_t keep_idle, StartThread start_thread = {});
     /// Ends every thread. No task may be running: each crew must have been waited for.
     ~WorkerPool();
 
@@ -58,11 +62,13 @@ private:
     void serve(Worker& worker);
 
     const std::size_t keep_idle_;
+    const StartThread start_thread_;
     mutable std::mutex mutex_;
     bool closing_ = false;
-    std::vector<Worker*> idle_;                     // the most recently used last
-    std::vector<std::unique_ptr<Worker>> workers_;  // every thread not yet ended
-    std::vector<std::unique_ptr<Worker>> ended_;    // ended beyond keep_idle_, still to join
+    std::vector<Worker*> idle_;  // the most recently used last; room for keep_idle_ from the start
+    // Lists, so that a thread moves itself from one to the other without allocating (splice).
+    std::list<Worker> workers_;  // every thread not yet ended
+    std::list<Worker> ended_;    // ended beyond keep_idle_, still to join
 };
 
 }  // namespace jobgraph::detail

@@ -51,7 +51,7 @@ private:
     Work work_;
     bool dismissed_ = false;
     std::size_t turns_taken_ = 0;  // threads past their turn to prepare
-    WorkerPool::Crew crew_;        // last: lent threads once the fields above exist
+    WorkerPool::Crew crew_;        // the threads lent to this run
 };
 
 }  // namespace jobgraph::detail

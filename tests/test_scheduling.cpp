@@ -81,6 +81,24 @@ TEST_CASE("Runs of one orchestrator reuse its worker threads", "[scheduling]") {
     CHECK(threads.count(thread_serial()) == 0);
 }
 
+TEST_CASE("A moved orchestrator runs jobs on the threads it kept", "[scheduling]") {
+    std::mutex mutex;
+    std::set<int> threads;
+    HandlerRegistry registry;
+    registry.add("s", "note", [&](TaskContext& ctx) {
+        std::lock_guard lock(mutex);
+        threads.insert(thread_serial());
+        return ctx.input();
+    });
+    const JobSpec spec = job(std::vector<TaskSpec>(8, task("s", "note")));
+    Orchestrator first(registry, {.workers = 2});
+    REQUIRE(first.run(spec).status == JobStatus::succeeded);
+    const Orchestrator second(std::move(first));
+    CHECK(second.workers() == 2);
+    for (int round = 0; round < 5; ++round) REQUIRE(second.run(spec).status == JobStatus::succeeded);
+    CHECK(threads.size() <= 2);  // new threads per run would come to up to twelve
+}
+
 TEST_CASE("Several runs at once on one orchestrator each run their own job to its end", "[scheduling][stress]") {
     const auto registry = basic_registry();
     Orchestrator orchestrator(registry, {.workers = 2});
@@ -110,6 +128,25 @@ TEST_CASE("Several runs at once on one orchestrator each run their own job to it
     }
     for (auto& caller : callers) caller.join();
     for (const auto& mine : problems) CHECK(mine == std::vector<std::string>{});
+}
+
+TEST_CASE("A handler may run a job on the orchestrator that runs it", "[scheduling]") {
+    HandlerRegistry registry = basic_registry();
+    const Orchestrator* running = nullptr;  // set before any handler runs
+    registry.add("s", "nested", [&](TaskContext& ctx) {
+        const auto inner = running->run(job({named("x", {}, ctx.input()), named("y", {"x"}, ctx.input())}, "inner"));
+        return json{{"status", to_string(inner.status)}, {"last", inner.tasks.back().output}};
+    });
+    const std::size_t workers = GENERATE(as<std::size_t>{}, 1, 2);
+    Orchestrator orchestrator(registry, {.workers = workers});
+    running = &orchestrator;
+    for (int round = 0; round < 3; ++round) {
+        const auto result =
+            orchestrator.run(job({task("s", "nested", {{"n", 1}}, {}, "a"), task("s", "nested", {{"n", 2}}, {}, "b")}));
+        REQUIRE(result.status == JobStatus::succeeded);
+        CHECK(result.tasks[0].output == json{{"status", "succeeded"}, {"last", {{"n", 1}}}});
+        CHECK(result.tasks[1].output == json{{"status", "succeeded"}, {"last", {{"n", 2}}}});
+    }
 }
 
 TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[scheduling]") {

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -59,6 +61,18 @@ struct Gate {
         std::lock_guard lock(mutex);
         open = true;
         opened.notify_all();
+    }
+};
+
+// Starts threads as std::thread does, except the ones told to fail.
+struct FailingStart {
+    std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::atomic<int>> fail_from = std::make_shared<std::atomic<int>>(1'000'000);
+
+    std::thread operator()(std::function<void()> body) const {
+        if (++*calls >= *fail_from)
+            throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+        return std::thread(std::move(body));
     }
 };
 
@@ -137,4 +151,29 @@ TEST_CASE("Crews from several threads share a pool, again and again", "[worker_p
     for (auto& caller : callers) caller.join();
     CHECK(failures == 0);
     CHECK(pool.size() == 2);
+}
+
+TEST_CASE("A pool that cannot start a thread runs nothing and keeps the ended threads to join", "[worker_pool]") {
+    FailingStart start;
+    std::atomic<int> ran{0};
+    {
+        WorkerPool pool(0, start);  // keeps none: every thread ends after its task
+        WorkerPool::Crew first;
+        pool.run(first, [&] { ++ran; });
+        pool.wait(first);
+        REQUIRE(pool.size() == 0);  // ended, still to join
+
+        *start.fail_from = *start.calls + 1;
+        WorkerPool::Crew second;
+        CHECK_THROWS_AS(pool.run(second, [&] { ++ran; }), std::system_error);
+        pool.wait(second);  // nothing was given to it: returns at once
+
+        *start.fail_from = 1'000'000;
+        WorkerPool::Crew third;
+        pool.run(third, [&] { ++ran; });  // joins the first thread
+        pool.wait(third);
+        CHECK(ran == 2);
+        CHECK(*start.calls == 3);
+    }  // joins the third thread, ended too
+    CHECK(ran == 2);
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -168,6 +169,26 @@ TEST_CASE("Worker threads dismissed before any work end without it, and skip the
     }  // as for a job that fails validation: waits for the prepare under way, and no other
     CHECK(counter.done == 1);
     CHECK(counter.most == 1);
+}
+
+TEST_CASE("Worker threads whose last cannot start give back the others and throw", "[worker_threads]") {
+    std::atomic<int> starts{0};
+    WorkerPool pool(3, [&](std::function<void()> body) {
+        if (++starts == 3) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+        return std::thread(std::move(body));
+    });
+    std::atomic<int> prepared{0};
+    CHECK_THROWS_AS(WorkerThreads(pool, 3, [&] { ++prepared; }), std::system_error);
+    CHECK(pool.size() == 2);  // back in the pool, waiting
+    // The two are lent again, with no start tried.
+    std::atomic<int> worked{0};
+    {
+        WorkerThreads workers(pool, 2, [] {});
+        workers.start([&](std::size_t) { ++worked; });
+    }
+    CHECK(worked == 2);
+    CHECK(starts == 3);
+    CHECK(prepared <= 2);
 }
 
 TEST_CASE("Worker threads started, given work or dismissed at any moment, again and again",

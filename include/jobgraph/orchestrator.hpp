@@ -34,16 +34,18 @@ struct OrchestratorOptions {
 
 /// @brief Runs jobs against a handler registry. Each run() or resume() takes its worker
 /// threads as it begins, so that their start-up work overlaps the validation, and gives them
-/// back before returning. The orchestrator keeps that many threads between runs, asleep, so a
-/// small job does not pay for starting threads; several runs may proceed at once from
-/// different threads, and those beyond the first get threads of their own for the time they
-/// run. The registry must outlive the orchestrator and must not change while a run is on; the
-/// orchestrator must outlive its runs.
+/// back before returning. The orchestrator keeps `workers` threads between runs, asleep, so
+/// that a small job does not pay for starting threads. Several runs may proceed at once from
+/// different threads (a handler may run a job too); a run that finds no thread waiting starts
+/// its own, and those beyond `workers` end once it is done. The registry must outlive the
+/// orchestrator and must not change while a run is on; the orchestrator must outlive its runs.
 class Orchestrator {
 public:
     explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
-    /// Ends the kept worker threads.
+    /// Ends the kept worker threads: their thread_local objects are destroyed then.
     ~Orchestrator();
+    /// A moved-from orchestrator may only be destroyed.
+    Orchestrator(Orchestrator&&) noexcept;
     Orchestrator(const Orchestrator&) = delete;
     Orchestrator& operator=(const Orchestrator&) = delete;
 
