@@ -21,8 +21,8 @@
 namespace bench {
 namespace {
 
-const std::vector<std::string> all_workloads{"dag",        "chain",     "fanout",     "spawn",
-                                             "spawn-cost", "async-dag", "async-wait", "memory"};
+const std::vector<std::string> all_workloads{"dag",       "chain",      "fanout",     "spawn",  "spawn-cost",
+                                             "async-dag", "async-wait", "small-jobs", "memory"};
 
 /// Sizes of every workload at one scale.
 struct Sizes {
@@ -38,6 +38,8 @@ struct Sizes {
     std::uint32_t async_max_ms = 20;
     std::uint32_t async_wait_tasks = 10'000;
     std::uint32_t async_wait_ms = 100;
+    std::uint32_t small_jobs = 2'000;
+    std::uint32_t small_job_tasks = 10;
     std::uint32_t memory_tasks = 1'000'000;
 };
 
@@ -54,6 +56,7 @@ Sizes small_sizes() {
     s.async_max_ms = 5;
     s.async_wait_tasks = 500;
     s.async_wait_ms = 20;
+    s.small_jobs = 100;
     s.memory_tasks = 20'000;
     return s;
 }
@@ -87,6 +90,8 @@ public:
             async_dag_workload();
         } else if (workload == "async-wait") {
             async_wait_workload();
+        } else if (workload == "small-jobs") {
+            small_jobs_workload();
         } else if (workload == "memory") {
             memory_workload();
         }
@@ -281,6 +286,36 @@ private:
         rows_.push_back(std::move(row));
     }
 
+    // Many small jobs one after another, as a service running a job per request would: what a
+    // run costs beyond its tasks (threads, validation, the result). No target in the issue.
+    void small_jobs_workload() {
+        const StaticGraph graph = random_dag(sizes_.small_job_tasks, 2, sizes_.small_job_tasks, 7);
+        const std::uint32_t jobs = sizes_.small_jobs;
+        const Checksum per_job = expected_checksum(graph.size);
+        const Checksum expected{per_job.sum * jobs, per_job.count * jobs};
+        const std::size_t first_row = rows_.size();
+        const auto run_all = [&](System& system) {
+            RunResult all;
+            for (std::uint32_t job = 0; job < jobs && all.ok; ++job) {
+                const RunResult one = system.run_graph(graph);
+                all.checksum.sum += one.checksum.sum;
+                all.checksum.count += one.checksum.count;
+                all.ok = one.ok;
+                all.problem = one.problem;
+            }
+            return all;
+        };
+        interleaved("small-jobs", std::uint64_t{jobs} * graph.size, expected, run_all, "");
+        for (std::size_t r = first_row; r < rows_.size(); ++r) {
+            Row& row = rows_[r];
+            const double us_per_job = row.ms.median * 1000.0 / jobs;
+            row.detail = fmt::format("{} jobs one after another, each a random DAG of {} tasks and {} edges: "
+                                     "{:.1f} us per job",
+                                     jobs, graph.size, graph.deps.size(), us_per_job);
+            row.extra = {{"us_per_job", us_per_job}};
+        }
+    }
+
     void memory_workload() {
         const std::uint32_t tasks = sizes_.memory_tasks;
         const Checksum expected = expected_checksum(tasks);
@@ -343,7 +378,8 @@ int main(int argc, char** argv) {
     std::string memory_child;
     app.add_option("--system", system, "jobgraph, tbb, loop or all (comma-separated list allowed)");
     app.add_option("--workload", workload,
-                   "dag, chain, fanout, spawn, spawn-cost, async-dag, async-wait, memory or all (comma-separated)");
+                   "dag, chain, fanout, spawn, spawn-cost, async-dag, async-wait, small-jobs, memory or all "
+                   "(comma-separated)");
     app.add_option("--scale", scale, "small (seconds, for CI) or full (the issue's sizes)")
         ->check(CLI::IsMember({"small", "full"}));
     app.add_option("--repeat", repeat, "timed repetitions per system (interleaved)")->check(CLI::PositiveNumber);
