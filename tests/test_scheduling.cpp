@@ -60,43 +60,48 @@ TEST_CASE("Ready tasks run in parallel on the workers", "[scheduling]") {
     if (workers > 1) CHECK(peak.load() >= 2);
 }
 
-TEST_CASE("Runs of one orchestrator reuse its worker threads", "[scheduling]") {
+namespace {
+
+// A registry whose "s/note" handler notes each thread it runs on.
+struct ThreadNotes {
     std::mutex mutex;
     std::set<int> threads;
     HandlerRegistry registry;
-    registry.add("s", "note", [&](TaskContext& ctx) {
-        std::lock_guard lock(mutex);
-        threads.insert(thread_serial());
-        return ctx.input();
-    });
+
+    ThreadNotes() {
+        registry.add("s", "note", [this](TaskContext& ctx) {
+            std::lock_guard lock(mutex);
+            threads.insert(thread_serial());
+            return ctx.input();
+        });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("Runs of one orchestrator reuse its worker threads", "[scheduling]") {
+    ThreadNotes notes;
     const std::size_t workers = GENERATE(as<std::size_t>{}, 1, 2, 4);
-    Orchestrator orchestrator(registry, {.workers = workers});
+    Orchestrator orchestrator(notes.registry, {.workers = workers});
     for (int round = 0; round < 10; ++round) {
         const auto result = orchestrator.run(job(std::vector<TaskSpec>(8, task("s", "note"))));
         REQUIRE(result.status == JobStatus::succeeded);
     }
     // Threads started for each run would come to up to ten times as many.
-    CHECK(threads.size() >= 1);
-    CHECK(threads.size() <= workers);
-    CHECK(threads.count(thread_serial()) == 0);
+    CHECK(notes.threads.size() >= 1);
+    CHECK(notes.threads.size() <= workers);
+    CHECK(notes.threads.count(thread_serial()) == 0);
 }
 
 TEST_CASE("A moved orchestrator runs jobs on the threads it kept", "[scheduling]") {
-    std::mutex mutex;
-    std::set<int> threads;
-    HandlerRegistry registry;
-    registry.add("s", "note", [&](TaskContext& ctx) {
-        std::lock_guard lock(mutex);
-        threads.insert(thread_serial());
-        return ctx.input();
-    });
+    ThreadNotes notes;
     const JobSpec spec = job(std::vector<TaskSpec>(8, task("s", "note")));
-    Orchestrator first(registry, {.workers = 2});
+    Orchestrator first(notes.registry, {.workers = 2});
     REQUIRE(first.run(spec).status == JobStatus::succeeded);
     const Orchestrator second(std::move(first));
     CHECK(second.workers() == 2);
     for (int round = 0; round < 5; ++round) REQUIRE(second.run(spec).status == JobStatus::succeeded);
-    CHECK(threads.size() <= 2);  // new threads per run would come to up to twelve
+    CHECK(notes.threads.size() <= 2);  // new threads per run would come to up to twelve
 }
 
 TEST_CASE("Several runs at once on one orchestrator each run their own job to its end", "[scheduling][stress]") {
