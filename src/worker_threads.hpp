@@ -22,7 +22,7 @@ public:
     /// its part of the heap: tidy_thread_heap), one thread at a time until start() is called
     /// and all at once after; each then waits for start() or for join().
     WorkerThreads(WorkerPool& pool, std::size_t count, Prepare prepare = tidy_thread_heap);
-    /// Joins (see join()).
+    /// Gives the threads back (see join()).
     ~WorkerThreads();
 
     WorkerThreads(const WorkerThreads&) = delete;
