@@ -154,6 +154,55 @@ TEST_CASE("A handler may run a job on the orchestrator that runs it", "[scheduli
     }
 }
 
+TEST_CASE("Runs at once that are refused, time out or succeed leave the orchestrator's threads fit for more",
+          "[scheduling][stress]") {
+    // The refused runs give their threads back unused, the timed-out ones after stopping a
+    // handler; every run after them must still find threads that work.
+    const auto registry = basic_registry();
+    Orchestrator orchestrator(registry, {.workers = 2});
+    std::vector<std::thread> callers;
+    std::vector<std::string> problems[3];  // one per caller: Catch2 2 asserts on one thread only
+    for (int caller = 0; caller < 3; ++caller) {
+        callers.emplace_back([&, caller] {
+            for (int round = 0; round < 30; ++round) {
+                const auto note = [&](std::string what) {
+                    problems[caller].push_back(fmt::format("caller {} round {}: {}", caller, round, what));
+                };
+                switch ((caller + round) % 3) {
+                    case 0: {  // refused: an unknown handler
+                        const auto result = orchestrator.run(job({task("t", "nope")}));
+                        if (result.error_message.value_or("") !=
+                            "Job validation failed:\nTask 0: Unknown service/command: t/nope (service t has: echo, "
+                            "fail, side, sleep, spawn)") {
+                            note(result.error_message.value_or("no error"));
+                        }
+                        break;
+                    }
+                    case 1: {  // times out while a handler sleeps, which stops it
+                        JobSpec spec = job({task("t", "sleep", {{"ms", 5000}}, {}, "slow")});
+                        spec.limits.timeout = std::chrono::milliseconds(5);
+                        const auto result = orchestrator.run(spec);
+                        if (result.status != JobStatus::failed || result.at("slow").status != TaskStatus::aborted) {
+                            note(fmt::format("{}, slow {}", to_string(result.status),
+                                             to_string(result.at("slow").status)));
+                        }
+                        break;
+                    }
+                    default: {
+                        const auto result = orchestrator.run(job({named("a"), named("b", {"a"})}));
+                        if (result.status != JobStatus::succeeded ||
+                            ids_of(result) != std::vector<std::string>{"a", "b"}) {
+                            note(std::string(to_string(result.status)));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    for (auto& caller : callers) caller.join();
+    for (const auto& mine : problems) CHECK(mine == std::vector<std::string>{});
+}
+
 TEST_CASE("Large chains and fan-outs finish with every task succeeded", "[scheduling]") {
     const auto registry = basic_registry();
     const std::size_t workers = any_worker_count();
