@@ -104,34 +104,48 @@ TEST_CASE("A moved orchestrator runs jobs on the threads it kept", "[scheduling]
     CHECK(notes.threads.size() <= 2);  // new threads per run would come to up to twelve
 }
 
-TEST_CASE("Several runs at once on one orchestrator each run their own job to its end", "[scheduling][stress]") {
-    const auto registry = basic_registry();
-    Orchestrator orchestrator(registry, {.workers = 2});
-    std::vector<std::thread> callers;
-    std::vector<std::string> problems[4];  // one per caller: Catch2 2 asserts on one thread only
-    for (int caller = 0; caller < 4; ++caller) {
-        callers.emplace_back([&, caller] {
-            for (int round = 0; round < 25; ++round) {
-                // A diamond whose tasks echo who asked, so that a task run for the wrong job shows.
-                const json mark{{"caller", caller}, {"round", round}};
-                const auto result = orchestrator.run(job({named("a", {}, mark), named("b", {"a"}, mark),
-                                                          named("c", {"a"}, mark), named("d", {"b", "c"}, mark)}));
-                if (result.status != JobStatus::succeeded || result.tasks.size() != 4) {
-                    problems[caller].push_back(fmt::format("round {}: {} with {} tasks", round,
-                                                           to_string(result.status), result.tasks.size()));
-                    continue;
-                }
-                for (const auto& record : result.tasks) {
-                    if (record.output != mark)
-                        problems[caller].push_back(fmt::format("round {}: {}", round, record.id));
-                }
-                if (result.tasks.front().id != "a" || result.tasks.back().id != "d") {
-                    problems[caller].push_back(fmt::format("round {}: out of order", round));
-                }
+namespace {
+
+// Runs round_of(caller, round, note) for each of @p rounds on @p callers threads at once and
+// returns what each caller noted. Catch2 2 asserts on one thread only: the threads note.
+template <typename Round>
+std::vector<std::vector<std::string>> on_callers_at_once(int callers, int rounds, Round round_of) {
+    std::vector<std::vector<std::string>> problems(static_cast<std::size_t>(callers));
+    std::vector<std::thread> threads;
+    for (int caller = 0; caller < callers; ++caller) {
+        threads.emplace_back([&, caller] {
+            for (int round = 0; round < rounds; ++round) {
+                const auto note = [&](const std::string& what) {
+                    problems[static_cast<std::size_t>(caller)].push_back(
+                        fmt::format("caller {} round {}: {}", caller, round, what));
+                };
+                round_of(caller, round, note);
             }
         });
     }
-    for (auto& caller : callers) caller.join();
+    for (auto& thread : threads) thread.join();
+    return problems;
+}
+
+}  // namespace
+
+TEST_CASE("Several runs at once on one orchestrator each run their own job to its end", "[scheduling][stress]") {
+    const auto registry = basic_registry();
+    Orchestrator orchestrator(registry, {.workers = 2});
+    const auto problems = on_callers_at_once(4, 25, [&](int caller, int round, const auto& note) {
+        // A diamond whose tasks echo who asked, so that a task run for the wrong job shows.
+        const json mark{{"caller", caller}, {"round", round}};
+        const auto result = orchestrator.run(job(
+            {named("a", {}, mark), named("b", {"a"}, mark), named("c", {"a"}, mark), named("d", {"b", "c"}, mark)}));
+        if (result.status != JobStatus::succeeded || result.tasks.size() != 4) {
+            note(fmt::format("{} with {} tasks", to_string(result.status), result.tasks.size()));
+            return;
+        }
+        for (const auto& record : result.tasks) {
+            if (record.output != mark) note(record.id);
+        }
+        if (result.tasks.front().id != "a" || result.tasks.back().id != "d") note("out of order");
+    });
     for (const auto& mine : problems) CHECK(mine == std::vector<std::string>{});
 }
 
@@ -160,46 +174,34 @@ TEST_CASE("Runs at once that are refused, time out or succeed leave the orchestr
     // handler; every run after them must still find threads that work.
     const auto registry = basic_registry();
     Orchestrator orchestrator(registry, {.workers = 2});
-    std::vector<std::thread> callers;
-    std::vector<std::string> problems[3];  // one per caller: Catch2 2 asserts on one thread only
-    for (int caller = 0; caller < 3; ++caller) {
-        callers.emplace_back([&, caller] {
-            for (int round = 0; round < 30; ++round) {
-                const auto note = [&](std::string what) {
-                    problems[caller].push_back(fmt::format("caller {} round {}: {}", caller, round, what));
-                };
-                switch ((caller + round) % 3) {
-                    case 0: {  // refused: an unknown handler
-                        const auto result = orchestrator.run(job({task("t", "nope")}));
-                        if (result.error_message.value_or("") !=
-                            "Job validation failed:\nTask 0: Unknown service/command: t/nope (service t has: echo, "
-                            "fail, side, sleep, spawn)") {
-                            note(result.error_message.value_or("no error"));
-                        }
-                        break;
-                    }
-                    case 1: {  // times out while a handler sleeps, which stops it
-                        JobSpec spec = job({task("t", "sleep", {{"ms", 5000}}, {}, "slow")});
-                        spec.limits.timeout = std::chrono::milliseconds(5);
-                        const auto result = orchestrator.run(spec);
-                        if (result.status != JobStatus::failed || result.at("slow").status != TaskStatus::aborted) {
-                            note(fmt::format("{}, slow {}", to_string(result.status),
-                                             to_string(result.at("slow").status)));
-                        }
-                        break;
-                    }
-                    default: {
-                        const auto result = orchestrator.run(job({named("a"), named("b", {"a"})}));
-                        if (result.status != JobStatus::succeeded ||
-                            ids_of(result) != std::vector<std::string>{"a", "b"}) {
-                            note(std::string(to_string(result.status)));
-                        }
-                    }
+    const auto problems = on_callers_at_once(3, 30, [&](int caller, int round, const auto& note) {
+        switch ((caller + round) % 3) {
+            case 0: {  // refused: an unknown handler
+                const auto result = orchestrator.run(job({task("t", "nope")}));
+                if (result.error_message.value_or("") !=
+                    "Job validation failed:\nTask 0: Unknown service/command: t/nope (service t has: echo, "
+                    "fail, side, sleep, spawn)") {
+                    note(result.error_message.value_or("no error"));
+                }
+                break;
+            }
+            case 1: {  // times out while a handler sleeps, which stops it
+                JobSpec spec = job({task("t", "sleep", {{"ms", 5000}}, {}, "slow")});
+                spec.limits.timeout = std::chrono::milliseconds(5);
+                const auto result = orchestrator.run(spec);
+                if (result.status != JobStatus::failed || result.at("slow").status != TaskStatus::aborted) {
+                    note(fmt::format("{}, slow {}", to_string(result.status), to_string(result.at("slow").status)));
+                }
+                break;
+            }
+            default: {
+                const auto result = orchestrator.run(job({named("a"), named("b", {"a"})}));
+                if (result.status != JobStatus::succeeded || ids_of(result) != std::vector<std::string>{"a", "b"}) {
+                    note(std::string(to_string(result.status)));
                 }
             }
-        });
-    }
-    for (auto& caller : callers) caller.join();
+        }
+    });
     for (const auto& mine : problems) CHECK(mine == std::vector<std::string>{});
 }
 
