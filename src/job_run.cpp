@@ -200,7 +200,7 @@ JobResult JobRun::execute(WorkerThreads& workers) {
     {
         slot_count_ = workers.size();
         slots_ = std::make_unique<WorkerSlot[]>(slot_count_);
-        // The workers use this run: on every way out of this block they end first.
+        // The workers use this run: on every way out of this block they are done with it first.
         struct JoinAtExit {
             WorkerThreads& threads;
             ~JoinAtExit() { threads.join(); }
