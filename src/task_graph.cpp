@@ -464,7 +464,7 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_i
             add_wait(child, target, Wait::join);
             if (!is_settled(target)) continue;
             const Health health = nodes_[target].subtree;
-            if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = target;
+            if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = failure_in(target);
             if (health == Health::planned) nodes_[child].inherited = Health::planned;
         }
     }
@@ -558,6 +558,19 @@ void TaskGraph::end_unstarted(Index task, Health health) {
     if (node.children_unsettled == 0) to_settle_.push_back(task);
 }
 
+TaskGraph::Index TaskGraph::failure_in(Index task) const {
+    // Only a task that succeeded has children, so a task whose subtree failed failed itself
+    // unless one of its children's subtrees did.
+    for (;;) {
+        const Node& node = nodes_[task];
+        const Index end = node.first_child + node.child_count;
+        Index child = node.first_child;
+        while (child < end && nodes_[child].subtree != Health::failed) ++child;
+        if (child == end) return task;
+        task = child;
+    }
+}
+
 void TaskGraph::on_waits_met(Index task, Changes& changes) {
     if (nodes_[task].inherited == Health::planned) {
         end_unstarted(task, Health::planned);
@@ -568,7 +581,7 @@ void TaskGraph::on_waits_met(Index task, Changes& changes) {
     }
 }
 
-void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes) {
+void TaskGraph::release_waiter(Index waiter, Wait kind, Health target_health, Index failure, Changes& changes) {
     Node& node = nodes_[waiter];
     if (kind == Wait::child) {
         node.subtree = std::max(node.subtree, target_health);
@@ -578,7 +591,7 @@ void TaskGraph::release_waiter(Index waiter, Index target, Wait kind, Health tar
     if (node.phase != Phase::waiting) return;  // ended early; its other waits no longer matter
     if (kind == Wait::join && target_health == Health::failed) {
         end_unstarted(waiter, Health::failed);
-        changes.aborted.emplace_back(waiter, target);
+        changes.aborted.emplace_back(waiter, failure);
         return;
     }
     if (kind == Wait::join && target_health == Health::planned) node.inherited = Health::planned;
@@ -593,7 +606,12 @@ void TaskGraph::settle(Changes& changes) {
         nodes_[task].phase = Phase::settled;
         --unsettled_;
         const Health health = nodes_[task].subtree;
-        for (const Index waiter : waiters_[task]) release_waiter(waiter, task, kind_of(task, waiter), health, changes);
+        std::optional<Index> failure;  // found once, when the first waiter it aborts needs it
+        for (const Index waiter : waiters_[task]) {
+            const Wait kind = kind_of(task, waiter);
+            if (kind == Wait::join && health == Health::failed && !failure) failure = failure_in(task);
+            release_waiter(waiter, kind, health, failure.value_or(task), changes);
+        }
     }
 }
 

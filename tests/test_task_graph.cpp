@@ -67,7 +67,7 @@ TEST_CASE("A dependency is met only when its children settled too (join)", "[gra
     CHECK(graph.is_settled(a));
 }
 
-TEST_CASE("A failed descendant aborts the waiters of its ancestor, naming the dependency", "[graph]") {
+TEST_CASE("A failed descendant aborts the waiters of its ancestor, naming the descendant", "[graph]") {
     TaskGraph graph;
     graph.add_roots({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}, {"x", {}}}, false);
     TaskGraph::Changes changes;
@@ -80,11 +80,41 @@ TEST_CASE("A failed descendant aborts the waiters of its ancestor, naming the de
     changes = run_task(graph, "a-0", Outcome::failed);
     REQUIRE(changes.aborted.size() == 2);
     CHECK(graph.id(changes.aborted[0].first) == "b");
-    CHECK(graph.id(changes.aborted[0].second) == "a");
+    CHECK(graph.id(changes.aborted[0].second) == "a-0");  // a succeeded: its child failed
     CHECK(graph.id(changes.aborted[1].first) == "c");
-    CHECK(graph.id(changes.aborted[1].second) == "b");
+    CHECK(graph.id(changes.aborted[1].second) == "b");  // b's own abort, not a-0's failure
     CHECK(changes.ready.empty());
     CHECK(graph.unsettled() == 1);  // only x
+}
+
+TEST_CASE("Of several failed branches, the first child's is named, depth first", "[graph]") {
+    TaskGraph graph;
+    graph.add_roots({{"a", {}}, {"w", {"a"}}, {"p", {}}}, false);
+    TaskGraph::Changes changes;
+    graph.start(changes);
+    const Index a = *graph.find("a");
+    graph.mark_started(a);
+    graph.add_children(a, {{"a-0", {}}, {"a-1", {}}}, changes);
+    graph.finish(a, Outcome::succeeded, changes);
+    const Index a0 = *graph.find("a-0");
+    graph.mark_started(a0);
+    graph.add_children(a0, {{"a-0-0", {}}}, changes);
+    graph.finish(a0, Outcome::succeeded, changes);
+    // a-1 fails first, a-0-0 last; the name follows the tree, not the time.
+    CHECK(run_task(graph, "a-1", Outcome::failed).aborted.empty());
+    changes = run_task(graph, "a-0-0", Outcome::aborted);
+    REQUIRE(changes.aborted.size() == 1);
+    CHECK(graph.id(changes.aborted[0].first) == "w");
+    CHECK(graph.id(changes.aborted[0].second) == "a-0-0");
+
+    // A child spawned later with a dependency on the settled subtree names the same task.
+    changes.clear();
+    const Index p = *graph.find("p");
+    graph.mark_started(p);
+    graph.add_children(p, {{"p-0", {"a"}}}, changes);
+    REQUIRE(changes.aborted.size() == 1);
+    CHECK(graph.id(changes.aborted[0].first) == "p-0");
+    CHECK(graph.id(changes.aborted[0].second) == "a-0-0");
 }
 
 TEST_CASE("Sequential order waits for settling, whatever the outcome", "[graph]") {

@@ -47,7 +47,9 @@ public:
     struct Changes {
         std::vector<Index> ready;    ///< every wait is met: may start now
         std::vector<Index> planned;  ///< cannot run before approval
-        /// Cannot run: a dependency (cause) or one of its descendants failed or was aborted.
+        /// Cannot run: a dependency or one of its descendants failed or was aborted. The cause
+        /// is the task that did: the dependency itself, or else, depth first, the first child
+        /// (in batch order) whose subtree failed, and so on down to the task that failed.
         std::vector<std::pair<Index, Index>> aborted;  ///< (task, cause)
 
         bool empty() const noexcept { return ready.empty() && planned.empty() && aborted.empty(); }
@@ -203,7 +205,11 @@ private:
     static Health health_of(Outcome outcome) noexcept;
     void end_unstarted(Index task, Health health);
     void on_waits_met(Index task, Changes& changes);
-    void release_waiter(Index waiter, Index target, Wait kind, Health target_health, Changes& changes);
+    // @p failure: the task to name if @p waiter is aborted (see failure_in).
+    void release_waiter(Index waiter, Wait kind, Health target_health, Index failure, Changes& changes);
+    // The task that failed or was aborted in settled @p task's failed subtree: the task itself,
+    // or else, depth first, the first child (in batch order) whose subtree failed, and so on.
+    Index failure_in(Index task) const;
     void settle(Changes& changes);
     std::string format_path(const std::vector<Index>& path) const;
 
