@@ -46,7 +46,9 @@ struct JobResult {
     Timestamp started_at{};
     Timestamp completed_at{};
     JobStats stats;
-    /// Ordered by start time, ties by creation order, never-started tasks last.
+    /// Ordered by start, never-started tasks last in creation order. Equal start times (to the
+    /// microsecond) keep the order the tasks started in, which for tasks started together is
+    /// creation order.
     std::vector<TaskRecord> tasks{};
     std::vector<JobHistoryEntry> history{};
 
