@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -91,6 +92,14 @@ TEST_CASE("Runs of one orchestrator reuse its worker threads", "[scheduling]") {
     CHECK(notes.threads.size() >= 1);
     CHECK(notes.threads.size() <= workers);
     CHECK(notes.threads.count(thread_serial()) == 0);
+}
+
+TEST_CASE("Without a worker count, an orchestrator has as many workers as the hardware threads", "[scheduling]") {
+    const HandlerRegistry registry = basic_registry();
+    const std::size_t hardware = std::max(1u, std::thread::hardware_concurrency());
+    CHECK(Orchestrator(registry).workers() == hardware);
+    CHECK(Orchestrator(registry, {.workers = 0}).workers() == hardware);
+    CHECK(Orchestrator(registry, {.workers = 3}).workers() == 3);
 }
 
 TEST_CASE("A moved orchestrator runs jobs on the threads it kept", "[scheduling]") {

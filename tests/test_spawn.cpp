@@ -2,6 +2,7 @@
 #include "helpers.hpp"
 
 #include <mutex>
+#include <thread>
 
 using namespace jobgraph;
 using namespace jobgraph::testing;
@@ -222,6 +223,39 @@ TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][contex
                                         {"depth", 0},
                                         {"attempt", 1},
                                         {"maxTasks", 1000}});
+}
+
+TEST_CASE("A thread of a handler's own reads outputs while other workers add them", "[spawn][context]") {
+    // The watcher's thread polls the sources' outputs as the other workers finish them: each
+    // output, once there, is the source's own and stays so.
+    constexpr int sources = 40;
+    HandlerRegistry registry = basic_registry();
+    registry.add("r", "watch", [](TaskContext& ctx) {
+        json seen = json::object();
+        std::thread reader([&] {
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (seen.size() < sources && std::chrono::steady_clock::now() < until) {
+                for (int i = 0; i < sources; ++i) {
+                    const std::string id = "s" + std::to_string(i);
+                    const auto output = ctx.output_of(id);
+                    if (!output) continue;
+                    if (seen.contains(id) && seen[id] != *output) seen[id] = "changed";
+                    if (!seen.contains(id)) seen[id] = *output;
+                }
+            }
+        });
+        reader.join();
+        return seen;
+    });
+    std::vector<TaskSpec> tasks{task("r", "watch", {}, {}, "watcher")};
+    json expected = json::object();
+    for (int i = 0; i < sources; ++i) {
+        const std::string id = "s" + std::to_string(i);
+        tasks.push_back(task("t", "echo", {{"i", i}}, {}, id));
+        expected[id] = json{{"i", i}};
+    }
+    const auto result = run(registry, job(tasks), GENERATE(as<std::size_t>{}, 2, 4));
+    CHECK(result.at("watcher").output == expected);
 }
 
 TEST_CASE("Handlers see their own task whether the records can move or not", "[spawn]") {
