@@ -6,6 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <cerrno>
+#include <stdexcept>
+
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,14 +55,25 @@ std::string read_file(const std::filesystem::path& path) {
     return text.str();
 }
 
-CliRun run_cli(const std::vector<std::string>& args) { return run_binary(JOBGRAPH_CLI_PATH, args); }
+CliRun run_cli(const std::vector<std::string>& args) {
+    return run_binary(JOBGRAPH_CLI_PATH, args);
+}
+
+namespace {
+
+std::string command_line(const std::string& binary, const std::vector<std::string>& args,
+                         const std::filesystem::path& out_path) {
+    std::string command = shell_quoted(binary);
+    for (const auto& arg : args) command += " " + shell_quoted(arg);
+    return command + " </dev/null >" + shell_quoted(out_path.string());
+}
+
+}  // namespace
 
 CliRun run_binary(const std::string& binary, const std::vector<std::string>& args) {
     const auto out_path = scratch_path("stdout.txt");
     const auto err_path = scratch_path("stderr.txt");
-    std::string command = shell_quoted(binary);
-    for (const auto& arg : args) command += " " + shell_quoted(arg);
-    command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
+    const std::string command = command_line(binary, args, out_path) + " 2>" + shell_quoted(err_path.string());
 
     const auto started = std::chrono::steady_clock::now();
     const int status = std::system(command.c_str());
@@ -70,10 +85,53 @@ CliRun run_binary(const std::string& binary, const std::vector<std::string>& arg
     return run;
 }
 
-std::string example_job(const std::string& file_name) { return std::string(EXAMPLE_JOBS_DIR) + "/" + file_name; }
-std::string fixture_job(const std::string& file_name) { return std::string(FIXTURE_JOBS_DIR) + "/" + file_name; }
+CliRun run_cli_on_terminal(const std::vector<std::string>& args) {
+    const auto out_path = scratch_path("stdout.txt");
+    const std::string command = command_line(JOBGRAPH_CLI_PATH, args, out_path);
+    int terminal = -1;
+    int child_side = -1;
+    if (::openpty(&terminal, &child_side, nullptr, nullptr, nullptr) != 0) throw std::runtime_error("openpty failed");
+    const auto started = std::chrono::steady_clock::now();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(child_side, STDERR_FILENO);
+        ::close(terminal);
+        ::close(child_side);
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(child_side);
+    CliRun run;
+    // Reads until the program and the shell have closed their side (then read fails, EIO).
+    char buffer[4096];
+    for (;;) {
+        const ssize_t got = ::read(terminal, buffer, sizeof buffer);
+        if (got > 0) {
+            run.err.append(buffer, static_cast<std::size_t>(got));
+        } else if (got < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(terminal);
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = read_file(out_path);
+    return run;
+}
 
-nlohmann::json run_job_for_result(const std::string& job_path, CliRun* run, const std::vector<std::string>& extra_args) {
+std::string example_job(const std::string& file_name) {
+    return std::string(EXAMPLE_JOBS_DIR) + "/" + file_name;
+}
+std::string fixture_job(const std::string& file_name) {
+    return std::string(FIXTURE_JOBS_DIR) + "/" + file_name;
+}
+
+nlohmann::json run_job_for_result(const std::string& job_path, CliRun* run,
+                                  const std::vector<std::string>& extra_args) {
     const auto json_path = scratch_path("result.json");
     std::vector<std::string> args{"run", job_path, "--json", json_path.string(), "--quiet"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -20,6 +20,9 @@ struct CliRun {
 CliRun run_cli(const std::vector<std::string>& args);
 /// @brief Runs any program the same way (used for the example programs).
 CliRun run_binary(const std::string& binary, const std::vector<std::string>& args);
+/// @brief Runs `jobgraph <args...>` with stderr on a pseudo-terminal; err holds what the
+/// terminal received.
+CliRun run_cli_on_terminal(const std::vector<std::string>& args);
 
 /// @brief An example job under examples/jobs/.
 std::string example_job(const std::string& file_name);

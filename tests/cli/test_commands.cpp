@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 using namespace cli_test;
 
 TEST_CASE("exit status 0: a job that succeeds", "[cli][exit]") {
@@ -75,8 +77,8 @@ TEST_CASE("services lists every built-in with its plan-mode flag", "[cli][servic
     const auto run = run_cli({"services"});
     REQUIRE(run.exit_code == 0);
     const std::vector<std::pair<std::string, std::string>> expected{
-        {"core/echo", "allowed"},   {"core/fail", "allowed"},  {"core/gather", "allowed"},
-        {"core/sleep", "allowed"},  {"core/spawn", "allowed"}, {"shell/run", "not allowed"},
+        {"core/echo", "allowed"},  {"core/fail", "allowed"},  {"core/gather", "allowed"},
+        {"core/sleep", "allowed"}, {"core/spawn", "allowed"}, {"shell/run", "not allowed"},
     };
     std::istringstream lines(run.out);
     std::string line;
@@ -130,6 +132,22 @@ TEST_CASE("without a terminal there is no progress line only the summary", "[cli
     CHECK(run.out.find("TASK") != std::string::npos);
     CHECK(run.out.find("transform-c") != std::string::npos);
     CHECK(run.out.find("C: totals per region: north 412, south 398, east 376") != std::string::npos);
+}
+
+TEST_CASE("on a terminal a progress line counts the tasks, then is erased for the summary", "[cli][output]") {
+    // quick and broken end at the start; slow runs 600 ms, and the line is redrawn every 200 ms.
+    const auto run = run_cli_on_terminal({"run", fixture_job("progress.json")});
+    CHECK(run.exit_code == 1);
+    // Each drawing goes back to the line's start and clears it.
+    CHECK(run.err.rfind("\r\033[2Kprogress [0/0] running 0, failed 0, 0.0s", 0) == 0);
+    CHECK(std::regex_search(run.err, std::regex("\r\x1b\\[2Kprogress \\[2/3\\] running 1, failed 1, [0-9]+\\.[0-9]s")));
+    CHECK(run.err.ends_with("s\r\033[2K"));  // erased as the job ends
+    CHECK(run.out.find("tasks: 3 total, 2 succeeded, 1 failed, 0 aborted, 0 planned, 0 pending") != std::string::npos);
+    CHECK(run.out.find('\r') == std::string::npos);
+
+    const auto quiet = run_cli_on_terminal({"run", fixture_job("progress.json"), "--quiet"});
+    CHECK(quiet.exit_code == 1);
+    CHECK(quiet.err.empty());
 }
 
 TEST_CASE("run --workers 1 runs the same job to the same outcome", "[cli][output]") {
