@@ -32,6 +32,10 @@ struct SpawnCostRun {
 /// spawner and a leaf), while all the other tasks wait for the driver's subtree.
 SpawnCostRun run_spawn_cost(std::uint32_t job_size, std::uint32_t batches, std::size_t workers);
 
+/// What each task of the memory workload's chain carries: nothing (the issue's "trivial
+/// tasks": what the system itself holds per task), or the timing workloads' JSON input and output.
+enum class MemoryPayload { empty, json };
+
 /// Peak resident memory of one system running a chain of @p tasks, measured in a child process.
 struct MemoryRun {
     long baseline_kb = 0;  // VmHWM before the run
@@ -42,8 +46,9 @@ struct MemoryRun {
 };
 
 /// Starts this program again as a child that runs only the memory workload.
-MemoryRun probe_memory(const std::string& self_path, const std::string& system, std::uint32_t tasks);
+MemoryRun probe_memory(const std::string& self_path, const std::string& system, std::uint32_t tasks,
+                       MemoryPayload payload);
 /// The child's side: runs the chain on @p system, prints one JSON line, returns the exit code.
-int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_t workers);
+int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_t workers, MemoryPayload payload);
 
 }  // namespace bench

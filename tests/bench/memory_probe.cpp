@@ -1,5 +1,6 @@
 // Peak memory: the program starts itself again with --memory-child, the child runs one chain
-// on one system and reports VmHWM (peak resident set) before and after, as one JSON line.
+// on one system, with empty tasks or the JSON payload (--memory-payload), and reports VmHWM
+// (peak resident set) before and after, as one JSON line.
 
 #include "jobgraph_workloads.hpp"
 #include "systems/system.hpp"
@@ -26,7 +27,7 @@ long vm_hwm_kb() {
 
 }  // namespace
 
-int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_t workers) {
+int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_t workers, MemoryPayload payload) {
     const StaticGraph graph = chain(tasks);
     std::unique_ptr<System> runner;
     if (system == "jobgraph") runner = make_jobgraph_system(workers);
@@ -37,17 +38,20 @@ int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_
         return 2;
     }
     const long baseline = vm_hwm_kb();
-    const RunResult result = runner->run_graph(graph);
+    const RunResult result =
+        payload == MemoryPayload::empty ? runner->run_empty_graph(graph) : runner->run_graph(graph);
     const long peak = vm_hwm_kb();
-    const nlohmann::json line{{"baseline_kb", baseline}, {"peak_kb", peak}, {"sum", result.checksum.sum},
+    const nlohmann::json line{{"baseline_kb", baseline},        {"peak_kb", peak}, {"sum", result.checksum.sum},
                               {"count", result.checksum.count}, {"ok", result.ok}, {"problem", result.problem}};
     std::cout << line.dump() << std::endl;
     return result.ok ? 0 : 1;
 }
 
-MemoryRun probe_memory(const std::string& self_path, const std::string& system, std::uint32_t tasks) {
+MemoryRun probe_memory(const std::string& self_path, const std::string& system, std::uint32_t tasks,
+                       MemoryPayload payload) {
     MemoryRun run;
-    const std::string command = fmt::format("'{}' --memory-child {} --tasks {}", self_path, system, tasks);
+    const std::string command = fmt::format("'{}' --memory-child {} --memory-payload {} --tasks {}", self_path, system,
+                                            payload == MemoryPayload::empty ? "empty" : "json", tasks);
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
     if (!pipe) {
         run.ok = false;

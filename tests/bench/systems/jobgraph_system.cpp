@@ -27,9 +27,9 @@ RunResult collect(const jobgraph::JobResult& result, std::size_t expected_tasks)
     RunResult run;
     if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != expected_tasks) {
         run.ok = false;
-        run.problem = fmt::format("job {}: status {}, {} of {} tasks; {}", result.name,
-                                  jobgraph::to_string(result.status), result.tasks.size(), expected_tasks,
-                                  result.error_message.value_or("no job error"));
+        run.problem =
+            fmt::format("job {}: status {}, {} of {} tasks; {}", result.name, jobgraph::to_string(result.status),
+                        result.tasks.size(), expected_tasks, result.error_message.value_or("no job error"));
         return run;
     }
     for (const auto& task : result.tasks) run.checksum.add(task.output);
@@ -61,6 +61,32 @@ public:
         return collect(result, graph.size);
     }
 
+    RunResult run_empty_graph(const StaticGraph& graph) override {
+        jobgraph::JobResult result;
+        {
+            jobgraph::JobSpec job;
+            job.name = graph.shape;
+            job.limits.max_tasks = graph.size;
+            job.tasks.reserve(graph.size);
+            for (std::uint32_t i = 0; i < graph.size; ++i) {
+                auto& task = job.tasks.emplace_back(make_task("noop", nullptr));  // null input: {}
+                task.depends_on.reserve(graph.dep_count(i));
+                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) {
+                    task.depends_on.push_back(std::to_string(*d));
+                }
+            }
+            result = orchestrator_.run(std::move(job));
+        }
+        RunResult run;
+        if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != graph.size) {
+            run.ok = false;
+            run.problem = fmt::format("job {}: status {}, {} of {} tasks", result.name,
+                                      jobgraph::to_string(result.status), result.tasks.size(), graph.size);
+        }
+        run.checksum.count = result.stats.succeeded;
+        return run;
+    }
+
     RunResult run_recursion(int depth) override {
         jobgraph::JobSpec job;
         job.name = "recursion";
@@ -73,9 +99,10 @@ public:
 
 private:
     // The handlers: "work" does the task body; "split" does it too and, above the job's
-    // maximum depth, spawns its two children through the context.
+    // maximum depth, spawns its two children through the context; "noop" does nothing.
     jobgraph::HandlerRegistry& register_handlers() {
         registry_.add(service, "work", [](jobgraph::TaskContext& ctx) { return task_output(ctx.input()); });
+        registry_.add(service, "noop", [](jobgraph::TaskContext&) { return nlohmann::json(); });
         registry_.add(service, "split", [](jobgraph::TaskContext& ctx) {
             if (ctx.depth() < ctx.limits().max_depth) {
                 const auto k = ctx.input()["i"].get<std::uint64_t>();
@@ -93,6 +120,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<System> make_jobgraph_system(std::size_t workers) { return std::make_unique<JobgraphSystem>(workers); }
+std::unique_ptr<System> make_jobgraph_system(std::size_t workers) {
+    return std::make_unique<JobgraphSystem>(workers);
+}
 
 }  // namespace bench

@@ -7,6 +7,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <atomic>
 #include <deque>
 #include <vector>
 
@@ -49,6 +50,30 @@ public:
         return result;
     }
 
+    RunResult run_empty_graph(const StaticGraph& graph) override {
+        std::atomic<std::uint64_t> ran{0};
+        arena_.execute([&] {
+            flow::graph g;
+            std::deque<flow::continue_node<flow::continue_msg>> nodes;
+            for (std::uint32_t i = 0; i < graph.size; ++i) {
+                nodes.emplace_back(g, [&ran](const flow::continue_msg&) {
+                    ran.fetch_add(1, std::memory_order_relaxed);
+                    return flow::continue_msg{};
+                });
+            }
+            for (std::uint32_t i = 0; i < graph.size; ++i) {
+                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) flow::make_edge(nodes[*d], nodes[i]);
+            }
+            for (std::uint32_t i = 0; i < graph.size; ++i) {
+                if (graph.dep_count(i) == 0) nodes[i].try_put(flow::continue_msg{});
+            }
+            g.wait_for_all();
+        });
+        RunResult result;
+        result.checksum.count = ran.load();
+        return result;
+    }
+
     RunResult run_recursion(int depth) override {
         RunResult result;
         arena_.execute([&] {
@@ -75,6 +100,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<System> make_tbb_system(int threads) { return std::make_unique<TbbSystem>(threads); }
+std::unique_ptr<System> make_tbb_system(int threads) {
+    return std::make_unique<TbbSystem>(threads);
+}
 
 }  // namespace bench
