@@ -12,6 +12,7 @@
 #include <charconv>
 #include <stdexcept>
 #include <unordered_set>
+#include <utility>
 
 namespace jobgraph {
 namespace {
@@ -455,6 +456,7 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_i
 
     // On the stack for the usual small batch: this runs under the orchestrator's lock.
     boost::container::small_vector<std::optional<Index>, 8> failed_dependency(batch.size());
+    std::optional<std::pair<Index, Index>> last_failure;  // (target, failure_in(target)): siblings often share
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Index child = first + static_cast<Index>(i);
         add_wait(parent, child, Wait::child);
@@ -464,7 +466,10 @@ TaskGraph::Index TaskGraph::add_children(Index parent, std::string_view parent_i
             add_wait(child, target, Wait::join);
             if (!is_settled(target)) continue;
             const Health health = nodes_[target].subtree;
-            if (health == Health::failed && !failed_dependency[i]) failed_dependency[i] = failure_in(target);
+            if (health == Health::failed && !failed_dependency[i]) {
+                if (!last_failure || last_failure->first != target) last_failure.emplace(target, failure_in(target));
+                failed_dependency[i] = last_failure->second;
+            }
             if (health == Health::planned) nodes_[child].inherited = Health::planned;
         }
     }
@@ -534,6 +539,7 @@ void TaskGraph::finish(Index task, Outcome outcome, Changes& changes) {
     Node& node = nodes_[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health_of(outcome));
+    node.failed_itself = health_of(outcome) == Health::failed;
     if (node.children_unsettled == 0) to_settle_.push_back(task);
     settle(changes);
 }
@@ -555,18 +561,18 @@ void TaskGraph::end_unstarted(Index task, Health health) {
     Node& node = nodes_[task];
     node.phase = Phase::finished;
     node.subtree = std::max(node.subtree, health);
+    node.failed_itself = health == Health::failed;
     if (node.children_unsettled == 0) to_settle_.push_back(task);
 }
 
 TaskGraph::Index TaskGraph::failure_in(Index task) const {
-    // Only a task that succeeded has children, so a task whose subtree failed failed itself
-    // unless one of its children's subtrees did.
     for (;;) {
         const Node& node = nodes_[task];
+        if (node.failed_itself) return task;
         const Index end = node.first_child + node.child_count;
         Index child = node.first_child;
         while (child < end && nodes_[child].subtree != Health::failed) ++child;
-        if (child == end) return task;
+        if (child == end) return task;  // not reached: a failed subtree holds a failed task
         task = child;
     }
 }
@@ -606,7 +612,7 @@ void TaskGraph::settle(Changes& changes) {
         nodes_[task].phase = Phase::settled;
         --unsettled_;
         const Health health = nodes_[task].subtree;
-        std::optional<Index> failure;  // found once, when the first waiter it aborts needs it
+        std::optional<Index> failure;  // found once, at the first join waiter
         for (const Index waiter : waiters_[task]) {
             const Wait kind = kind_of(task, waiter);
             if (kind == Wait::join && health == Health::failed && !failure) failure = failure_in(task);

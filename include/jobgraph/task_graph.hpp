@@ -164,6 +164,7 @@ private:
         Health subtree = Health::ok;      // its own and its settled children's, worst first
         bool generated_id : 1 = false;    // its id is the one the orchestrator gives
         bool waits_in_order : 1 = false;  // its wait on the task before it is an order wait
+        bool failed_itself : 1 = false;   // it failed or was aborted, not (only) its children
     };
     static_assert(sizeof(Node) == 32, "settling reads nodes at random: keep them small");
 
@@ -207,8 +208,8 @@ private:
     void on_waits_met(Index task, Changes& changes);
     // @p failure: the task to name if @p waiter is aborted (see failure_in).
     void release_waiter(Index waiter, Wait kind, Health target_health, Index failure, Changes& changes);
-    // The task that failed or was aborted in settled @p task's failed subtree: the task itself,
-    // or else, depth first, the first child (in batch order) whose subtree failed, and so on.
+    // The task that failed or was aborted in settled @p task's failed subtree: the task itself
+    // if it did, or else, depth first, the first child (in batch order) whose subtree failed.
     Index failure_in(Index task) const;
     void settle(Changes& changes);
     std::string format_path(const std::vector<Index>& path) const;
