@@ -226,10 +226,14 @@ TEST_CASE("A handler reads the outputs of tasks that succeeded", "[spawn][contex
 }
 
 TEST_CASE("A thread of a handler's own reads outputs while other workers add them", "[spawn][context]") {
-    // The watcher's thread polls the sources' outputs as the other workers finish them: each
-    // output, once there, is the source's own and stays so.
+    // The watcher's thread polls the sources' outputs while the other workers finish them, a
+    // millisecond each: each output, once there, is the source's own and stays so.
     constexpr int sources = 40;
     HandlerRegistry registry = basic_registry();
+    registry.add("r", "slow-echo", [](TaskContext& ctx) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return ctx.input();
+    });
     registry.add("r", "watch", [](TaskContext& ctx) {
         json seen = json::object();
         std::thread reader([&] {
@@ -242,6 +246,7 @@ TEST_CASE("A thread of a handler's own reads outputs while other workers add the
                     if (seen.contains(id) && seen[id] != *output) seen[id] = "changed";
                     if (!seen.contains(id)) seen[id] = *output;
                 }
+                std::this_thread::yield();  // leave the job's lock to the workers between passes
             }
         });
         reader.join();
@@ -251,7 +256,7 @@ TEST_CASE("A thread of a handler's own reads outputs while other workers add the
     json expected = json::object();
     for (int i = 0; i < sources; ++i) {
         const std::string id = "s" + std::to_string(i);
-        tasks.push_back(task("t", "echo", {{"i", i}}, {}, id));
+        tasks.push_back(task("r", "slow-echo", {{"i", i}}, {}, id));
         expected[id] = json{{"i", i}};
     }
     const auto result = run(registry, job(tasks), GENERATE(as<std::size_t>{}, 2, 4));
