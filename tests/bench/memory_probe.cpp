@@ -41,7 +41,7 @@ int memory_child_main(const std::string& system, std::uint32_t tasks, std::size_
     const RunResult result =
         payload == MemoryPayload::empty ? runner->run_empty_graph(graph) : runner->run_graph(graph);
     const long peak = vm_hwm_kb();
-    const nlohmann::json line{{"baseline_kb", baseline},        {"peak_kb", peak}, {"sum", result.checksum.sum},
+    const nlohmann::json line{{"baseline_kb", baseline}, {"peak_kb", peak}, {"sum", result.checksum.sum},
                               {"count", result.checksum.count}, {"ok", result.ok}, {"problem", result.problem}};
     std::cout << line.dump() << std::endl;
     return result.ok ? 0 : 1;

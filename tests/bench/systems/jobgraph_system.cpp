@@ -23,16 +23,38 @@ jobgraph::TaskSpec make_task(const char* command, nlohmann::json input) {
     return task;
 }
 
-RunResult collect(const jobgraph::JobResult& result, std::size_t expected_tasks) {
+// The graph as a job: positional ids, dependencies by id, each task's input from input_of(i).
+template <typename InputOf>
+jobgraph::JobSpec job_of(const StaticGraph& graph, const char* command, InputOf input_of) {
+    jobgraph::JobSpec job;
+    job.name = graph.shape;
+    job.limits.max_tasks = graph.size;
+    job.tasks.reserve(graph.size);
+    for (std::uint32_t i = 0; i < graph.size; ++i) {
+        auto& task = job.tasks.emplace_back(make_task(command, input_of(i)));
+        task.depends_on.reserve(graph.dep_count(i));
+        for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) task.depends_on.push_back(std::to_string(*d));
+    }
+    return job;
+}
+
+// A job that did not succeed with every task is the run's problem.
+RunResult checked(const jobgraph::JobResult& result, std::size_t expected_tasks) {
     RunResult run;
     if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != expected_tasks) {
         run.ok = false;
         run.problem =
             fmt::format("job {}: status {}, {} of {} tasks; {}", result.name, jobgraph::to_string(result.status),
                         result.tasks.size(), expected_tasks, result.error_message.value_or("no job error"));
-        return run;
     }
-    for (const auto& task : result.tasks) run.checksum.add(task.output);
+    return run;
+}
+
+RunResult collect(const jobgraph::JobResult& result, std::size_t expected_tasks) {
+    RunResult run = checked(result, expected_tasks);
+    if (run.ok) {
+        for (const auto& task : result.tasks) run.checksum.add(task.output);
+    }
     return run;
 }
 
@@ -43,46 +65,15 @@ public:
     std::string_view name() const override { return "jobgraph"; }
 
     RunResult run_graph(const StaticGraph& graph) override {
-        jobgraph::JobResult result;
-        {
-            jobgraph::JobSpec job;
-            job.name = graph.shape;
-            job.limits.max_tasks = graph.size;
-            job.tasks.reserve(graph.size);
-            for (std::uint32_t i = 0; i < graph.size; ++i) {
-                auto& task = job.tasks.emplace_back(make_task("work", task_input(i)));
-                task.depends_on.reserve(graph.dep_count(i));
-                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) {
-                    task.depends_on.push_back(std::to_string(*d));
-                }
-            }
-            result = orchestrator_.run(std::move(job));  // as a user would: the spec is not needed again
-        }
+        // Moved in, as a user would: the spec is not needed again.
+        const jobgraph::JobResult result = orchestrator_.run(job_of(graph, "work", task_input));
         return collect(result, graph.size);
     }
 
     RunResult run_empty_graph(const StaticGraph& graph) override {
-        jobgraph::JobResult result;
-        {
-            jobgraph::JobSpec job;
-            job.name = graph.shape;
-            job.limits.max_tasks = graph.size;
-            job.tasks.reserve(graph.size);
-            for (std::uint32_t i = 0; i < graph.size; ++i) {
-                auto& task = job.tasks.emplace_back(make_task("noop", nullptr));  // null input: {}
-                task.depends_on.reserve(graph.dep_count(i));
-                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) {
-                    task.depends_on.push_back(std::to_string(*d));
-                }
-            }
-            result = orchestrator_.run(std::move(job));
-        }
-        RunResult run;
-        if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != graph.size) {
-            run.ok = false;
-            run.problem = fmt::format("job {}: status {}, {} of {} tasks", result.name,
-                                      jobgraph::to_string(result.status), result.tasks.size(), graph.size);
-        }
+        const auto no_input = [](std::uint32_t) { return nlohmann::json(); };  // null: the record's input is {}
+        const jobgraph::JobResult result = orchestrator_.run(job_of(graph, "noop", no_input));
+        RunResult run = checked(result, graph.size);
         run.checksum.count = result.stats.succeeded;
         return run;
     }
