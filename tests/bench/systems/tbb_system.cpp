@@ -16,6 +16,20 @@ namespace {
 
 namespace flow = oneapi::tbb::flow;
 
+using Nodes = std::deque<flow::continue_node<flow::continue_msg>>;  // deque: nodes never move
+
+// Gives node i an edge from each of its dependencies, starts the nodes that have none and
+// waits until every node has run.
+void connect_and_run(const StaticGraph& graph, Nodes& nodes, flow::graph& g) {
+    for (std::uint32_t i = 0; i < graph.size; ++i) {
+        for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) flow::make_edge(nodes[*d], nodes[i]);
+    }
+    for (std::uint32_t i = 0; i < graph.size; ++i) {
+        if (graph.dep_count(i) == 0) nodes[i].try_put(flow::continue_msg{});
+    }
+    g.wait_for_all();
+}
+
 class TbbSystem final : public System {
 public:
     explicit TbbSystem(int threads) : arena_(threads) {}
@@ -31,20 +45,14 @@ public:
             for (std::uint32_t i = 0; i < n; ++i) inputs[i] = task_input(i);
 
             flow::graph g;
-            std::deque<flow::continue_node<flow::continue_msg>> nodes;  // deque: nodes never move
+            Nodes nodes;
             for (std::uint32_t i = 0; i < n; ++i) {
                 nodes.emplace_back(g, [&inputs, &outputs, i](const flow::continue_msg&) {
                     outputs[i] = task_output(inputs[i]);
                     return flow::continue_msg{};
                 });
             }
-            for (std::uint32_t i = 0; i < n; ++i) {
-                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) flow::make_edge(nodes[*d], nodes[i]);
-            }
-            for (std::uint32_t i = 0; i < n; ++i) {
-                if (graph.dep_count(i) == 0) nodes[i].try_put(flow::continue_msg{});
-            }
-            g.wait_for_all();
+            connect_and_run(graph, nodes, g);
             for (const auto& output : outputs) result.checksum.add(output);
         });
         return result;
@@ -54,20 +62,14 @@ public:
         std::atomic<std::uint64_t> ran{0};
         arena_.execute([&] {
             flow::graph g;
-            std::deque<flow::continue_node<flow::continue_msg>> nodes;
+            Nodes nodes;
             for (std::uint32_t i = 0; i < graph.size; ++i) {
                 nodes.emplace_back(g, [&ran](const flow::continue_msg&) {
                     ran.fetch_add(1, std::memory_order_relaxed);
                     return flow::continue_msg{};
                 });
             }
-            for (std::uint32_t i = 0; i < graph.size; ++i) {
-                for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) flow::make_edge(nodes[*d], nodes[i]);
-            }
-            for (std::uint32_t i = 0; i < graph.size; ++i) {
-                if (graph.dep_count(i) == 0) nodes[i].try_put(flow::continue_msg{});
-            }
-            g.wait_for_all();
+            connect_and_run(graph, nodes, g);
         });
         RunResult result;
         result.checksum.count = ran.load();
