@@ -83,8 +83,18 @@ TEST_CASE("A pool runs the next crew's tasks on the threads the last crew gave b
     ThreadLog first;
     ThreadLog later;
     {
+        // Both held at the gate: a thread done with the first task could otherwise be back in
+        // time to take the second, and the pool would start only one.
+        Gate gate;
         WorkerPool::Crew crew;
-        for (int i = 0; i < 2; ++i) pool.run(crew, [&] { first.add(); });
+        for (int i = 0; i < 2; ++i) {
+            pool.run(crew, [&] {
+                first.add();
+                gate.pass();
+            });
+        }
+        REQUIRE(gate.wait_for_waiting(2));
+        gate.release();
         pool.wait(crew);
     }
     REQUIRE(first.threads.size() == 2);
