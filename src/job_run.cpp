@@ -298,6 +298,7 @@ void JobRun::run_turn(WorkerSlot& slot, const std::stop_token& stop) {
         start_async_handler(slot.task, record, entry, stop);  // its completion ends the task, now or later
     }
     slot.has_outcome = !slot.durable || !entry.is_async();
+    if (slot.has_outcome) slot.ended_at = now_utc();
     if (entry.is_async()) slot.lent_record.reset();  // a copy: never written back
 }
 
@@ -339,12 +340,13 @@ void JobRun::unlock_and_publish(std::unique_lock<std::mutex>& lock) {
 }
 
 void JobRun::complete(Index task, HandlerOutcome outcome) {
+    const Timestamp ended_at = now_utc();
     bool signal = false;
     {
         std::unique_lock lock(mutex_, std::defer_lock);
         lock_soon(lock);
         if (done_) return;
-        finish_task(task, std::move(outcome));
+        finish_task(task, std::move(outcome), ended_at);
         if (!ready_.empty() && idle_workers_ > 0) work_ready_.notify_one();
         signal = std::exchange(stop_signal_due_, false);
     }
@@ -454,17 +456,17 @@ void JobRun::end_unstarted(Index task, TaskStatus status, std::string reason) {
     set_status(task, status, std::move(reason));
 }
 
-bool JobRun::begin_task(Index task) {
+bool JobRun::begin_task(Index task, Timestamp started_at) {
     graph_.mark_started(task);
     start_order_[task] = next_start_++;
     ++in_flight_;
     ++records_[task].attempts;
-    set_status(task, TaskStatus::started);
+    set_status(task, TaskStatus::started, {}, started_at);
     flush();  // a task known to have started runs again after a crash, and counts its attempts
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::finish_task(Index task, HandlerOutcome&& outcome) {
+void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp ended_at) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
@@ -479,22 +481,25 @@ void JobRun::finish_task(Index task, HandlerOutcome&& outcome) {
         }
     }
 
+    // A success keeps the time its handler came to it. A failure is timed as it is recorded:
+    // with abortOnFailure, no task may seem to have started after it.
+    if (outcome.kind != HandlerOutcome::Kind::succeeded) ended_at = now_utc();
     TaskRecord& record = records_[task];
     record.output = std::move(outcome.output);
     record.trace = std::move(outcome.trace);
     TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
-            set_status(task, TaskStatus::succeeded, std::move(note));
+            set_status(task, TaskStatus::succeeded, std::move(note), ended_at);
             if (add_batch) add_children(task, outcome, changes);
             graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
             break;
         case HandlerOutcome::Kind::failed:
-            set_status(task, TaskStatus::failed, std::move(outcome.message));
+            set_status(task, TaskStatus::failed, std::move(outcome.message), ended_at);
             graph_.finish(task, TaskGraph::Outcome::failed, changes);
             break;
         case HandlerOutcome::Kind::aborted:
-            set_status(task, TaskStatus::aborted, std::move(outcome.message));
+            set_status(task, TaskStatus::aborted, std::move(outcome.message), ended_at);
             graph_.finish(task, TaskGraph::Outcome::aborted, changes);
             break;
     }
@@ -618,9 +623,12 @@ void JobRun::combine(WorkerSlot& self) noexcept {
     for (WorkerSlot& slot : slots) {
         if (&slot != &self) record_posted(slot);
     }
-    answer_recorded(self);  // first: the smallest ready task goes to the one core already running
+    // One reading of the clock starts every task given out in this hold. It follows the
+    // recording: a task started here cannot seem to start before a dependency ended.
+    const Timestamp started_at = ready_.empty() ? Timestamp{} : now_utc();
+    answer_recorded(self, started_at);  // first: the smallest ready task goes to the one core already running
     for (WorkerSlot& slot : slots) {
-        if (&slot != &self) answer_recorded(slot);
+        if (&slot != &self) answer_recorded(slot, started_at);
     }
 }
 
@@ -631,24 +639,24 @@ void JobRun::record_posted(WorkerSlot& slot) noexcept {
             records_[slot.task] = std::move(*slot.lent_record);
             slot.lent_record.reset();
         }
-        finish_task(slot.task, std::move(slot.outcome));
+        finish_task(slot.task, std::move(slot.outcome), slot.ended_at);
     }
     slot.state.store(WorkerSlot::recorded, std::memory_order_relaxed);  // only lock holders act on it
 }
 
-void JobRun::answer_recorded(WorkerSlot& slot) noexcept {
+void JobRun::answer_recorded(WorkerSlot& slot, Timestamp started_at) noexcept {
     if (slot.state.load(std::memory_order_relaxed) != WorkerSlot::recorded) return;
-    assign(slot);
+    assign(slot, started_at);
     slot.state.store(WorkerSlot::answered, std::memory_order_release);
 }
 
-void JobRun::assign(WorkerSlot& slot) noexcept {
+void JobRun::assign(WorkerSlot& slot, Timestamp started_at) noexcept {
     slot.has_task = !ready_.empty();
     if (!slot.has_task) return;
     const Index task = ready_.pop();
     slot.task = task;
     slot.handler = handlers_[task];
-    slot.durable = begin_task(task);
+    slot.durable = begin_task(task, started_at);
     if (!records_stay_put_) {
         if (slot.handler->is_async()) {
             slot.lent_record = records_[task];

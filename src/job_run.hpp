@@ -87,9 +87,10 @@ private:
         bool durable = false;                   // its start is committed (always, without a store)
         // While the records may move (see run_turn): the record, or a copy for an async handler.
         std::optional<TaskRecord> lent_record{};
-        // Posted: what the handler came to, or nothing after an asynchronous start.
+        // Posted: what the handler came to and when, or nothing after an asynchronous start.
         bool has_outcome = false;
         HandlerOutcome outcome{};
+        Timestamp ended_at{};  // read by the worker: the clock stays off the lock holder's path
         // The worker's own: turns left in which it does not wait for the last combiner, whom it
         // waited for in vain (see await_answer).
         int turns_without_waiting = 0;
@@ -104,8 +105,8 @@ private:
     void flush();
     void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
     void end_unstarted(Index task, TaskStatus status, std::string reason);
-    bool begin_task(Index task);  // false if the store failed to record the start
-    void finish_task(Index task, HandlerOutcome&& outcome);
+    bool begin_task(Index task, Timestamp started_at);  // false if the store failed to record the start
+    void finish_task(Index task, HandlerOutcome&& outcome, Timestamp ended_at);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
     void apply(TaskGraph::Changes& changes);
@@ -115,8 +116,8 @@ private:
     // Nothing here may throw: a worker would wait for an answer that never comes.
     void combine(WorkerSlot& self) noexcept;
     void record_posted(WorkerSlot& slot) noexcept;
-    void answer_recorded(WorkerSlot& slot) noexcept;
-    void assign(WorkerSlot& slot) noexcept;  // the next ready task, started, or none
+    void answer_recorded(WorkerSlot& slot, Timestamp started_at) noexcept;
+    void assign(WorkerSlot& slot, Timestamp started_at) noexcept;  // the next ready task, started, or none
     // With the lock held: wakes a sleeping worker if work is left, then unlocks and reports.
     void unlock_and_publish(std::unique_lock<std::mutex>& lock);
 
