@@ -126,6 +126,7 @@ private:
                      const std::string& shape) {
         auto systems = make_systems();
         std::vector<std::vector<double>> samples(systems.size());
+        std::vector<std::vector<double>> own_run_samples(systems.size());
         std::vector<bool> correct(systems.size(), true);
         if (repeat_ > 1) {
             for (auto& system : systems) (void)run(*system);  // warm-up: allocator, thread pools, caches
@@ -136,6 +137,7 @@ private:
                 const Stopwatch watch;
                 const RunResult result = run(*systems[s]);
                 samples[s].push_back(watch.elapsed_ms());
+                if (result.own_run_ms) own_run_samples[s].push_back(*result.own_run_ms);
                 if (!result.ok || !(result.checksum == expected)) {
                     correct[s] = false;
                     fmt::print(stderr, "{} on {}: wrong result (sum {} count {}, expected sum {} count {}) {}\n",
@@ -155,6 +157,13 @@ private:
             row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(tasks);
             row.result_ok = correct[s];
             row.detail = row.system == "jobgraph" ? shape : "";
+            if (!own_run_samples[s].empty()) {
+                // Where the time goes: the run itself, and around it (spec, validation, records, freeing).
+                const double own = summarize(own_run_samples[s]).median;
+                row.detail += fmt::format("{}the run itself (stats.wall_ms) {:.1f} ms, the rest {:.1f} ms",
+                                          row.detail.empty() ? "" : "; ", own, row.ms.median - own);
+                row.extra["own_run_ms"] = own;
+            }
             medians[row.system] = row.ms.median;
             rows_.push_back(std::move(row));
         }

@@ -41,6 +41,7 @@ jobgraph::JobSpec job_of(const StaticGraph& graph, const char* command, InputOf 
 // A job that did not succeed with every task is the run's problem.
 RunResult checked(const jobgraph::JobResult& result, std::size_t expected_tasks) {
     RunResult run;
+    run.own_run_ms = result.stats.wall_ms;
     if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != expected_tasks) {
         run.ok = false;
         run.problem =

@@ -5,6 +5,7 @@
 #include "workloads.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ struct RunResult {
     Checksum checksum;
     bool ok = true;       // false when the system itself reported a failure
     std::string problem;  // why, when !ok
+    // The part of the run the system times itself, where it does: for jobgraph the result's
+    // stats.wall_ms (from the first task made ready to the result built), without building the
+    // spec, validating it, setting up the records or freeing the result.
+    std::optional<double> own_run_ms;
 };
 
 class System {
