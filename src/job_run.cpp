@@ -466,7 +466,7 @@ bool JobRun::begin_task(Index task, Timestamp started_at) {
     return store_ != nullptr || settings_.store == nullptr;
 }
 
-void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp ended_at) {
+void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp succeeded_at) {
     --in_flight_;
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
@@ -481,25 +481,24 @@ void JobRun::finish_task(Index task, HandlerOutcome&& outcome, Timestamp ended_a
         }
     }
 
-    // A success keeps the time its handler came to it. A failure is timed as it is recorded:
-    // with abortOnFailure, no task may seem to have started after it.
-    if (outcome.kind != HandlerOutcome::Kind::succeeded) ended_at = now_utc();
     TaskRecord& record = records_[task];
     record.output = std::move(outcome.output);
     record.trace = std::move(outcome.trace);
     TaskGraph::Changes& changes = changes_;  // reused: apply() leaves it empty
+    // A success keeps the time its handler came to it. A failure is timed now, as it is
+    // recorded: with abortOnFailure, no task may seem to have started after it.
     switch (outcome.kind) {
         case HandlerOutcome::Kind::succeeded:
-            set_status(task, TaskStatus::succeeded, std::move(note), ended_at);
+            set_status(task, TaskStatus::succeeded, std::move(note), succeeded_at);
             if (add_batch) add_children(task, outcome, changes);
             graph_.finish(task, TaskGraph::Outcome::succeeded, changes);
             break;
         case HandlerOutcome::Kind::failed:
-            set_status(task, TaskStatus::failed, std::move(outcome.message), ended_at);
+            set_status(task, TaskStatus::failed, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::failed, changes);
             break;
         case HandlerOutcome::Kind::aborted:
-            set_status(task, TaskStatus::aborted, std::move(outcome.message), ended_at);
+            set_status(task, TaskStatus::aborted, std::move(outcome.message));
             graph_.finish(task, TaskGraph::Outcome::aborted, changes);
             break;
     }

@@ -106,7 +106,8 @@ private:
     void set_status(Index task, TaskStatus status, std::string reason = {}, Timestamp at = now_utc());
     void end_unstarted(Index task, TaskStatus status, std::string reason);
     bool begin_task(Index task, Timestamp started_at);  // false if the store failed to record the start
-    void finish_task(Index task, HandlerOutcome&& outcome, Timestamp ended_at);
+    // @p succeeded_at: when the handler came to its outcome, used if that is a success.
+    void finish_task(Index task, HandlerOutcome&& outcome, Timestamp succeeded_at);
     std::optional<std::string> check_batch(Index parent, const HandlerOutcome& outcome) const;
     void add_children(Index parent, HandlerOutcome& outcome, TaskGraph::Changes& changes);
     void apply(TaskGraph::Changes& changes);

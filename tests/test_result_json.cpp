@@ -63,8 +63,7 @@ TEST_CASE("A batch of tasks becomes pending at one instant", "[result]") {
     const auto result = run(registry, spec, any_worker_count());
     INFO(result.error_message.value_or(""));
     REQUIRE(result.tasks.size() == 1501);
-    // The initial tasks are pending from the job's start; the spawned batch from the step that
-    // ended its parent.
+    // The initial tasks are pending from the job's start; the spawned batch from its parent's end.
     const auto& parent = result.at("0");
     REQUIRE(parent.history.back().status == TaskStatus::succeeded);
     std::size_t initial = 0;

@@ -3,9 +3,11 @@
 /// @brief Callbacks for watching a job run: start, every status change, every spawn, finish.
 ///
 /// The orchestrator calls an observer's methods one at a time, never concurrently, in the
-/// order the changes happened, and never while it holds its own locks: an observer may keep
-/// plain (unlocked) state and may call back into the library. on_job_finished is the last call
-/// and returns before Orchestrator::run does.
+/// order the changes were recorded, and never while it holds its own locks: an observer may
+/// keep plain (unlocked) state and may call back into the library. on_job_finished is the last
+/// call and returns before Orchestrator::run does. Event times increase along each task's
+/// events; across tasks a success, timed as its handler returned, may come before an event
+/// delivered ahead of it.
 
 #include "jobgraph/result.hpp"
 #include "jobgraph/status.hpp"
