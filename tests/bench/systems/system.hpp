@@ -17,8 +17,9 @@ struct RunResult {
     bool ok = true;       // false when the system itself reported a failure
     std::string problem;  // why, when !ok
     // The part of the run the system times itself, where it does: for jobgraph the result's
-    // stats.wall_ms (from the first task made ready to the result built), without building the
-    // spec, validating it, setting up the records or freeing the result.
+    // stats.wall_ms (from the job's start, once validated and its records made, to its result
+    // built), without building the spec, validating it, setting up the records, computing the
+    // checksum or freeing the result.
     std::optional<double> own_run_ms;
 };
 
