@@ -1,11 +1,13 @@
 #pragma once
 // Workloads only jobgraph runs: asynchronous completion, the cost of a spawned batch as the
-// job grows, and peak memory (measured in a child process so runs do not mix).
+// job grows, validating a large spec, and peak memory (measured in a child process so runs do
+// not mix).
 
 #include "workloads.hpp"
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -31,6 +33,10 @@ struct SpawnCostRun {
 /// A job of @p job_size tasks: a driver that spawns a chain of @p batches batches (each a
 /// spawner and a leaf), while all the other tasks wait for the driver's subtree.
 SpawnCostRun run_spawn_cost(std::uint32_t job_size, std::uint32_t batches, std::size_t workers);
+
+/// Validates @p graph's job spec (built once, untimed) @p repeat times with
+/// jobgraph::validate_job: the time of each, in ms. Empty if the spec was found invalid.
+std::vector<double> time_validation(const StaticGraph& graph, int repeat);
 
 /// What each task of the memory workload's chain carries: nothing (the issue's "trivial
 /// tasks": what the system itself holds per task), or the timing workloads' JSON input and output.

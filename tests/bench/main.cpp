@@ -21,8 +21,9 @@
 namespace bench {
 namespace {
 
-const std::vector<std::string> all_workloads{"dag",        "chain",      "fanout", "spawn",      "spawn-cost", "async-dag",
-                                             "async-wait", "small-jobs", "memory", "memory-json"};
+const std::vector<std::string> all_workloads{"dag",        "chain",      "fanout",     "validate",
+                                             "spawn",      "spawn-cost", "async-dag",  "async-wait",
+                                             "small-jobs", "memory",     "memory-json"};
 
 /// Sizes of every workload at one scale.
 struct Sizes {
@@ -82,6 +83,8 @@ public:
             graph_workload("chain", chain(sizes_.graph_tasks), "chain");
         } else if (workload == "fanout") {
             graph_workload("fanout", fan_out(sizes_.graph_tasks), "1 -> n -> 1");
+        } else if (workload == "validate") {
+            validate_workload();
         } else if (workload == "spawn") {
             recursion_workload();
         } else if (workload == "spawn-cost") {
@@ -205,6 +208,40 @@ private:
             row->target = "<= 1500 ns/task";
             row->target_met = row->ns_per_task <= 1500.0;
         }
+    }
+
+    // Validation alone, on the specs of the three graph workloads: the part of a static job's
+    // set-up that is the library's own work on the caller's thread. No target in the issue.
+    void validate_workload() {
+        if (!wants("jobgraph")) return;
+        const std::vector<std::pair<std::string, StaticGraph>> graphs{
+            {"dag", random_dag(sizes_.graph_tasks, 4, sizes_.dag_window, 42)},
+            {"chain", chain(sizes_.graph_tasks)},
+            {"fanout", fan_out(sizes_.graph_tasks)}};
+        std::vector<std::string> parts;
+        Row row;
+        row.workload = "validate";
+        row.system = "jobgraph";
+        for (const auto& [shape, graph] : graphs) {
+            std::vector<double> times = time_validation(graph, repeat_ + 1);
+            if (times.empty()) {
+                row.result_ok = false;
+                fmt::print(stderr, "validate: the {} spec was found invalid\n", shape);
+                continue;
+            }
+            if (times.size() > 1) times.erase(times.begin());  // the first warms the allocator
+            const Summary summary = summarize(times);
+            parts.push_back(fmt::format("{} {:.1f} ms", shape, summary.median));
+            row.extra[shape + "_ms"] = summary.median;
+            if (shape == "dag") {
+                row.tasks = graph.size;
+                row.ms = summary;
+                row.ns_per_task = summary.median * 1e6 / static_cast<double>(graph.size);
+            }
+        }
+        row.detail =
+            fmt::format("validate_job on the specs of the graph workloads (medians): {}", fmt::join(parts, ", "));
+        rows_.push_back(std::move(row));
     }
 
     void spawn_cost_workload() {
@@ -397,8 +434,8 @@ int main(int argc, char** argv) {
     std::string memory_child;
     app.add_option("--system", system, "jobgraph, tbb, loop or all (comma-separated list allowed)");
     app.add_option("--workload", workload,
-                   "dag, chain, fanout, spawn, spawn-cost, async-dag, async-wait, small-jobs, memory, memory-json or all "
-                   "(comma-separated)");
+                   "dag, chain, fanout, validate, spawn, spawn-cost, async-dag, async-wait, small-jobs, memory, "
+                   "memory-json or all (comma-separated)");
     app.add_option("--scale", scale, "small (seconds, for CI) or full (the issue's sizes)")
         ->check(CLI::IsMember({"small", "full"}));
     app.add_option("--repeat", repeat, "timed repetitions per system (interleaved)")->check(CLI::PositiveNumber);
