@@ -34,6 +34,10 @@ std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann
 
 namespace {
 
+// How many tasks ahead the dependency loop fetches (see check_job); 4 beat 8 and 16 on the
+// benchmark's 100,000-task DAG.
+constexpr std::size_t dependency_prefetch = 4;
+
 // What validation works out on the way: the run needs it too.
 struct CheckedJob {
     std::vector<std::string> problems;
@@ -88,6 +92,9 @@ CheckedJob check_job(const JobSpec& spec, const HandlerRegistry& registry, std::
     std::optional<TaskGraph::Index> previous;
     bool only_earlier = true;  // every wait is on a task listed before its waiter: no cycle
     for (std::size_t i = 0; i < count; ++i) {
+        // Each task's dependencies sit in a block of their own: ask for a later task's block
+        // now, so that it has arrived by the time the loop gets there.
+        if (i + dependency_prefetch < count) __builtin_prefetch(spec.tasks[i + dependency_prefetch].depends_on.data());
         for (const auto& dep : spec.tasks[i].depends_on) {
             const auto target = graph.find(dep);
             if (!target) {
