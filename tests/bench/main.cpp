@@ -229,7 +229,7 @@ private:
                 fmt::print(stderr, "validate: the {} spec was found invalid\n", shape);
                 continue;
             }
-            if (times.size() > 1) times.erase(times.begin());  // the first warms the allocator
+            times.erase(times.begin());  // the first warms the allocator
             const Summary summary = summarize(times);
             parts.push_back(fmt::format("{} {:.1f} ms", shape, summary.median));
             row.extra[shape + "_ms"] = summary.median;

@@ -25,16 +25,21 @@ jobgraph::TaskSpec make_task(const char* command, nlohmann::json input) {
     return task;
 }
 
+// How a task's dependency list is filled: reserved first, which leaves the lists in one run of
+// memory, or appended to one by one, as the JSON reader and most callers fill them.
+enum class DependencyLists { reserved, appended };
+
 // The graph as a job: positional ids, dependencies by id, each task's input from input_of(i).
 template <typename InputOf>
-jobgraph::JobSpec job_of(const StaticGraph& graph, const char* command, InputOf input_of) {
+jobgraph::JobSpec job_of(const StaticGraph& graph, const char* command, InputOf input_of,
+                         DependencyLists lists = DependencyLists::reserved) {
     jobgraph::JobSpec job;
     job.name = graph.shape;
     job.limits.max_tasks = graph.size;
     job.tasks.reserve(graph.size);
     for (std::uint32_t i = 0; i < graph.size; ++i) {
         auto& task = job.tasks.emplace_back(make_task(command, input_of(i)));
-        task.depends_on.reserve(graph.dep_count(i));
+        if (lists == DependencyLists::reserved) task.depends_on.reserve(graph.dep_count(i));
         for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) task.depends_on.push_back(std::to_string(*d));
     }
     return job;
@@ -121,15 +126,7 @@ std::unique_ptr<System> make_jobgraph_system(std::size_t workers) {
 std::vector<double> time_validation(const StaticGraph& graph, int repeat) {
     jobgraph::HandlerRegistry registry;  // validation looks the pair up; it never calls it
     registry.add(service, "work", [](jobgraph::TaskContext&) { return nlohmann::json(); });
-    // Dependencies appended one by one, as the JSON reader and most callers fill them (job_of
-    // reserves each list first, which leaves the lists in one run of memory).
-    jobgraph::JobSpec job;
-    job.name = graph.shape;
-    job.limits.max_tasks = graph.size;
-    for (std::uint32_t i = 0; i < graph.size; ++i) {
-        auto& task = job.tasks.emplace_back(make_task("work", task_input(i)));
-        for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) task.depends_on.push_back(std::to_string(*d));
-    }
+    const jobgraph::JobSpec job = job_of(graph, "work", task_input, DependencyLists::appended);
     std::vector<double> times;
     for (int rep = 0; rep < repeat; ++rep) {
         const Stopwatch watch;
