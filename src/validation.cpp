@@ -34,8 +34,8 @@ std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann
 
 namespace {
 
-// How many tasks ahead the dependency loop fetches (see check_job); 4 beat 8 and 16 on the
-// benchmark's 100,000-task DAG.
+// How many tasks ahead the dependency loop fetches (see check_job); 4 beat 8 and 16 on a
+// 100,000-task DAG (tests/bench/README.md, "Validation").
 constexpr std::size_t dependency_prefetch = 4;
 
 // What validation works out on the way: the run needs it too.
