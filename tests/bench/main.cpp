@@ -141,8 +141,10 @@ private:
                 const Stopwatch watch;
                 const RunResult result = run(*systems[s]);
                 samples[s].push_back(watch.elapsed_ms());
-                if (result.own_run_ms) own_run_samples[s].push_back(*result.own_run_ms);
-                if (result.own_run_ms) rest_samples[s].push_back(samples[s].back() - *result.own_run_ms);
+                if (result.own_run_ms) {
+                    own_run_samples[s].push_back(*result.own_run_ms);
+                    rest_samples[s].push_back(samples[s].back() - *result.own_run_ms);
+                }
                 if (!result.ok || !(result.checksum == expected)) {
                     correct[s] = false;
                     fmt::print(stderr, "{} on {}: wrong result (sum {} count {}, expected sum {} count {}) {}\n",
