@@ -1,6 +1,7 @@
 #include "job_run.hpp"
 
 #include "jobgraph/errors.hpp"
+#include "spin_wait.hpp"
 
 #include <fmt/format.h>
 
@@ -24,18 +25,9 @@ constexpr const char* abort_on_failure_reason = "Previous task failed and abortO
 
 // Workers take the job lock up to once per task, and most holds last well under a microsecond.
 // Blocking at once would put the worker to sleep in the kernel; a sleep and wake-up costs
-// several to tens of microseconds, so retry that many times first. Only where there is a pause
-// instruction: without one the retries would slow down the lock's holder.
+// several to tens of microseconds, so retry that many times first (only where can_spin: see
+// spin_wait.hpp).
 constexpr int retries_before_sleep = 1000;
-#if defined(__x86_64__) || defined(__i386__)
-constexpr bool can_spin = true;
-void cpu_relax() noexcept {
-    __builtin_ia32_pause();
-}
-#else
-constexpr bool can_spin = false;
-void cpu_relax() noexcept {}
-#endif
 
 // Takes the lock, retrying before it blocks, unless give_up() turns true first: then returns
 // false without it.

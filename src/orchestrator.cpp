@@ -32,7 +32,8 @@ Orchestrator::Orchestrator(const HandlerRegistry& registry, OrchestratorOptions 
     : registry_(registry),
       workers_(options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency())),
       options_(options),
-      pool_(std::make_unique<detail::WorkerPool>(workers_)) {}
+      pool_(std::make_unique<detail::WorkerPool>(workers_, detail::WorkerPool::StartThread{},
+                                                 options.spin_before_sleep)) {}
 
 Orchestrator::~Orchestrator() = default;
 Orchestrator::Orchestrator(Orchestrator&&) noexcept = default;

@@ -1,13 +1,15 @@
 #include "worker_pool.hpp"
 
+#include "spin_wait.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <utility>
 
 namespace jobgraph::detail {
 
-WorkerPool::WorkerPool(std::size_t keep_idle, StartThread start_thread)
-    : keep_idle_(keep_idle), start_thread_(std::move(start_thread)) {
+WorkerPool::WorkerPool(std::size_t keep_idle, StartThread start_thread, std::chrono::microseconds spin_before_sleep)
+    : keep_idle_(keep_idle), start_thread_(std::move(start_thread)), spin_before_sleep_(spin_before_sleep) {
     idle_.reserve(keep_idle_);  // a thread going back never allocates, so never fails
 }
 
@@ -16,7 +18,10 @@ WorkerPool::~WorkerPool() {
         std::lock_guard lock(mutex_);
         assert(idle_.size() == workers_.size() && "every crew was waited for");
         closing_ = true;
-        for (Worker& worker : workers_) worker.wake.notify_one();
+        for (Worker& worker : workers_) {
+            worker.called.store(true, std::memory_order_release);
+            worker.wake.notify_one();
+        }
     }
     // Unlocked: the waiting threads return without touching these lists.
     for (Worker& worker : workers_) worker.thread.join();
@@ -33,6 +38,7 @@ void WorkerPool::run(Crew& crew, std::function<void()> task) {
             idle_.pop_back();
             worker.task = std::move(task);
             worker.crew = &crew;
+            worker.called.store(true, std::memory_order_release);
             worker.wake.notify_one();
         } else {
             // Started under the lock: once listed, the thread may end and be joined by another
@@ -56,6 +62,9 @@ void WorkerPool::run(Crew& crew, std::function<void()> task) {
 }
 
 void WorkerPool::wait(Crew& crew) {
+    // The crew's threads are usually on their way back already. The lock is taken even if they
+    // are back: the last one tells the crew under it, so the crew outlives that.
+    spin_until([&] { return crew.running_.load(std::memory_order_acquire) == 0; }, spin_before_sleep_);
     std::unique_lock lock(mutex_);
     crew.finished_.wait(lock, [&] { return crew.running_ == 0; });
 }
@@ -68,7 +77,14 @@ std::size_t WorkerPool::size() const {
 void WorkerPool::serve(Worker& worker) {
     std::unique_lock lock(mutex_);
     for (;;) {
+        if (!worker.task && !closing_) {
+            // A program that runs jobs one after another calls again within microseconds.
+            lock.unlock();
+            spin_until([&] { return worker.called.load(std::memory_order_acquire); }, spin_before_sleep_);
+            lock.lock();
+        }
         worker.wake.wait(lock, [&] { return worker.task || closing_; });
+        worker.called.store(false, std::memory_order_relaxed);
         if (!worker.task) return;
         std::function<void()> task = std::exchange(worker.task, nullptr);
         lock.unlock();

@@ -3,6 +3,8 @@
 // about 60 us on a machine like ours, most of what a run of a small job takes; a kept thread
 // is woken instead.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -25,7 +27,8 @@ public:
 
     private:
         friend class WorkerPool;
-        std::size_t running_ = 0;  // guarded by the pool's mutex
+        // Changed under the pool's mutex; atomic so that wait() can poll it without.
+        std::atomic<std::size_t> running_ = 0;
         std::condition_variable finished_;
     };
 
@@ -34,8 +37,10 @@ public:
     using StartThread = std::function<std::thread(std::function<void()>)>;
 
     /// Keeps up to @p keep_idle threads waiting between runs. Runs at once may need more: those
-    /// are started then, and end once they are done if that many wait already.
-    explicit WorkerPool(std::size_t keep_idle, StartThread start_thread = {});
+    /// are started then, and end once they are done if that many wait already. A waiting thread,
+    /// and wait(), poll for up to @p spin_before_sleep before they sleep (spin_wait.hpp).
+    explicit WorkerPool(std::size_t keep_idle, StartThread start_thread = {},
+                        std::chrono::microseconds spin_before_sleep = {});
     /// Ends every thread. No task may be running: each crew must have been waited for.
     ~WorkerPool();
 
@@ -51,10 +56,15 @@ public:
     /// Threads alive: those waiting and those running a task.
     std::size_t size() const;
 
+    /// How long the pool's threads, and the threads that wait for them, poll before sleeping.
+    std::chrono::microseconds spin_before_sleep() const noexcept { return spin_before_sleep_; }
+
 private:
     struct Worker {
         std::condition_variable wake;
         std::function<void()> task;
+        // Set, beside `task` or `closing_`, for the thread to poll without the mutex.
+        std::atomic<bool> called{false};
         Crew* crew = nullptr;
         std::thread thread;
     };
@@ -63,6 +73,7 @@ private:
 
     const std::size_t keep_idle_;
     const StartThread start_thread_;
+    const std::chrono::microseconds spin_before_sleep_;
     mutable std::mutex mutex_;
     bool closing_ = false;
     std::vector<Worker*> idle_;  // the most recently used last; room for keep_idle_ from the start

@@ -1,5 +1,7 @@
 #include "worker_threads.hpp"
 
+#include "spin_wait.hpp"
+
 #include <cassert>
 #include <utility>
 
@@ -28,6 +30,7 @@ void WorkerThreads::start(Work work) {
         assert(!work_ && work && "start() is called once, with work");
         work_ = std::move(work);
     }
+    released_.store(true, std::memory_order_release);
     wake_all();
 }
 
@@ -36,6 +39,7 @@ void WorkerThreads::join() {
         std::lock_guard lock(mutex_);
         dismissed_ = true;  // for threads not given work; those given it run it to its end
     }
+    released_.store(true, std::memory_order_release);
     wake_all();
     pool_.wait(crew_);
 }
@@ -60,6 +64,12 @@ void WorkerThreads::wait_and_work(std::size_t worker) {
     }
     ++turns_taken_;
     if (worker + 1 < count_) wake_[worker + 1].notify_one();
+    if (!work_ && !dismissed_) {
+        // The caller is validating the job: for a small job it is about to start.
+        lock.unlock();
+        spin_until([this] { return released_.load(std::memory_order_acquire); }, pool_.spin_before_sleep());
+        lock.lock();
+    }
     wake.wait(lock, [this] { return work_ || dismissed_; });
     if (!work_) return;
     lock.unlock();

@@ -5,6 +5,7 @@
 #include "thread_heap.hpp"
 #include "worker_pool.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -50,6 +51,7 @@ private:
     std::unique_ptr<std::condition_variable[]> wake_;
     Work work_;
     bool dismissed_ = false;
+    std::atomic<bool> released_{false};  // work_ or dismissed_ is set: for polling without mutex_
     std::size_t turns_taken_ = 0;  // threads past their turn to prepare
     WorkerPool::Crew crew_;        // the threads lent to this run
 };

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,6 +82,21 @@ inline void wait_for_partner(std::atomic<int>& arrivals) {
 inline JobResult run(const HandlerRegistry& registry, const JobSpec& spec, std::size_t workers = 2,
                      JobObserver* observer = nullptr) {
     return Orchestrator(registry, {.workers = workers}).run(spec, observer);
+}
+
+/// Runs @p body on a thread of its own and says whether it returned within ten seconds (a
+/// generous bound on a loaded machine). A body that did not is left to end on its own; the
+/// test has failed by then.
+template <typename Body>
+bool returns_soon(Body body) {
+    auto returned = std::make_shared<std::promise<void>>();
+    auto future = returned->get_future();
+    std::thread([held = std::optional<Body>(std::move(body)), returned]() mutable {
+        (*held)();
+        held.reset();  // its captures go before the caller hears that it returned
+        returned->set_value();
+    }).detach();
+    return future.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
 }
 
 /// A number for the calling thread, never given to another: unlike a std::thread::id, which a

@@ -14,6 +14,7 @@
 #include <vector>
 
 using jobgraph::detail::WorkerPool;
+using jobgraph::testing::returns_soon;
 using jobgraph::testing::thread_serial;
 using namespace std::chrono_literals;
 
@@ -143,7 +144,10 @@ TEST_CASE("A pool starts threads for crews at once, and ends those beyond the nu
 
 TEST_CASE("Crews from several threads share a pool, again and again", "[worker_pool][stress]") {
     // ThreadSanitizer checks the hand-overs: a task's effects are seen once its crew is waited for.
-    WorkerPool pool(2);
+    // With polling, the threads and wait() also poll before they sleep.
+    const auto spin = std::chrono::microseconds(GENERATE(0, 100));
+    CAPTURE(spin.count());
+    WorkerPool pool(2, {}, spin);
     std::vector<std::thread> callers;
     std::atomic<int> failures{0};
     for (int caller = 0; caller < 4; ++caller) {
@@ -162,6 +166,24 @@ TEST_CASE("Crews from several threads share a pool, again and again", "[worker_p
     for (auto& caller : callers) caller.join();
     CHECK(failures == 0);
     CHECK(pool.size() == 2);
+}
+
+TEST_CASE("Threads that poll between runs take the next crew's tasks, and the pool's end stops them polling",
+          "[worker_pool]") {
+    // A budget no test waits out: each poll must end by the event it waits for. Shared, so that
+    // a body that never returns keeps what it uses.
+    constexpr auto forever = std::chrono::hours(1);
+    auto pool = std::make_shared<WorkerPool>(2, WorkerPool::StartThread{}, forever);
+    auto log = std::make_shared<ThreadLog>();
+    CHECK(returns_soon([pool, log] {
+        for (int round = 0; round < 20; ++round) {
+            WorkerPool::Crew crew;
+            for (int i = 0; i < 2; ++i) pool->run(crew, [&] { log->add(); });
+            pool->wait(crew);
+        }
+    }));
+    CHECK(pool->size() == log->threads.size());  // every later crew found them waiting
+    CHECK(returns_soon([pool = std::move(pool)]() mutable { pool.reset(); }));
 }
 
 TEST_CASE("A pool that cannot start a thread runs nothing and keeps the ended threads to join", "[worker_pool]") {

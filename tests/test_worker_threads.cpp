@@ -2,6 +2,8 @@
 // at a time until the job starts, then given its work, or dismissed unused.
 #include "worker_threads.hpp"
 
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 using jobgraph::detail::WorkerPool;
 using jobgraph::detail::WorkerThreads;
+using jobgraph::testing::returns_soon;
 using namespace std::chrono_literals;
 
 namespace {
@@ -69,6 +72,28 @@ TEST_CASE("Each worker thread runs the work once with its own index on a thread 
     CHECK(indices == std::vector<std::size_t>{0, 1, 2, 3});
     CHECK(threads.size() == 4);
     CHECK(threads.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("Worker threads that poll for the work stop when it is given or they are dismissed", "[worker_threads]") {
+    // A budget no test waits out: the poll must end by start() or join(). Shared, so that a body
+    // that never returns keeps what it uses.
+    constexpr auto forever = std::chrono::hours(1);
+    auto pool = std::make_shared<WorkerPool>(2, WorkerPool::StartThread{}, forever);
+    auto worked = std::make_shared<std::atomic<int>>(0);
+    const bool given = GENERATE(true, false);
+    CAPTURE(given);
+    CHECK(returns_soon([pool, worked, given] {
+        std::atomic<int> prepared{0};
+        WorkerThreads workers(*pool, 2, [&] { ++prepared; });
+        eventually([&] { return prepared == 2; });  // both polling, or about to
+        if (given) {
+            workers.start([&](std::size_t) { ++*worked; });
+            eventually([&] { return *worked == 2; });  // before join(), which would end the poll too
+        }
+        workers.join();
+    }));
+    CHECK(*worked == (given ? 2 : 0));
+    CHECK(returns_soon([pool = std::move(pool)]() mutable { pool.reset(); }));
 }
 
 TEST_CASE("Worker threads prepare one at a time before the work is given", "[worker_threads]") {
