@@ -2,7 +2,7 @@
 // Waiting a moment before sleeping. A thread that blocks and is woken again pays for two trips
 // through the kernel and, under a hypervisor, for waking an idle virtual CPU: several to tens
 // of microseconds, more than many of the waits it would end. Where the awaited event is
-// usually that close, polling for it first is cheaper.
+// usually that close, polling for it first (spinning) is cheaper.
 
 #include <chrono>
 #include <thread>
@@ -28,10 +28,13 @@ template <typename Done>
 bool spin_until(Done done, std::chrono::microseconds budget) {
     if (!can_spin || budget <= std::chrono::microseconds::zero()) return done();
     constexpr unsigned polls_per_yield = 16;
-    const auto until = std::chrono::steady_clock::now() + budget;
+    // Elapsed time in the budget's unit: a deadline in the clock's nanoseconds could overflow
+    // for a budget meant as "for ever".
+    const auto start = std::chrono::steady_clock::now();
     for (unsigned polls = 1;; ++polls) {
         if (done()) return true;
-        if (std::chrono::steady_clock::now() >= until) return false;
+        if (std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start) >= budget)
+            return false;
         cpu_relax();
         if (polls % polls_per_yield == 0) std::this_thread::yield();
     }

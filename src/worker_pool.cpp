@@ -19,7 +19,7 @@ WorkerPool::~WorkerPool() {
         assert(idle_.size() == workers_.size() && "every crew was waited for");
         closing_ = true;
         for (Worker& worker : workers_) {
-            worker.called.store(true, std::memory_order_release);
+            worker.woken.store(true, std::memory_order_release);
             worker.wake.notify_one();
         }
     }
@@ -38,7 +38,7 @@ void WorkerPool::run(Crew& crew, std::function<void()> task) {
             idle_.pop_back();
             worker.task = std::move(task);
             worker.crew = &crew;
-            worker.called.store(true, std::memory_order_release);
+            worker.woken.store(true, std::memory_order_release);
             worker.wake.notify_one();
         } else {
             // Started under the lock: once listed, the thread may end and be joined by another
@@ -77,14 +77,14 @@ std::size_t WorkerPool::size() const {
 void WorkerPool::serve(Worker& worker) {
     std::unique_lock lock(mutex_);
     for (;;) {
-        if (!worker.task && !closing_) {
+        if (!worker.task && !closing_) {  // false only on a new thread's first pass, given its task
             // A program that runs jobs one after another calls again within microseconds.
             lock.unlock();
-            spin_until([&] { return worker.called.load(std::memory_order_acquire); }, spin_before_sleep_);
+            spin_until([&] { return worker.woken.load(std::memory_order_acquire); }, spin_before_sleep_);
             lock.lock();
         }
         worker.wake.wait(lock, [&] { return worker.task || closing_; });
-        worker.called.store(false, std::memory_order_relaxed);
+        worker.woken.store(false, std::memory_order_relaxed);
         if (!worker.task) return;
         std::function<void()> task = std::exchange(worker.task, nullptr);
         lock.unlock();

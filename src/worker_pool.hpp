@@ -64,7 +64,7 @@ private:
         std::condition_variable wake;
         std::function<void()> task;
         // Set, beside `task` or `closing_`, for the thread to poll without the mutex.
-        std::atomic<bool> called{false};
+        std::atomic<bool> woken{false};
         Crew* crew = nullptr;
         std::thread thread;
     };

@@ -65,7 +65,8 @@ void WorkerThreads::wait_and_work(std::size_t worker) {
     ++turns_taken_;
     if (worker + 1 < count_) wake_[worker + 1].notify_one();
     if (!work_ && !dismissed_) {
-        // The caller is validating the job: for a small job it is about to start.
+        // The caller is validating the job: a small job is about to start. While the next
+        // thread prepares, this poll makes a third busy thread, for spin_before_sleep at most.
         lock.unlock();
         spin_until([this] { return released_.load(std::memory_order_acquire); }, pool_.spin_before_sleep());
         lock.lock();

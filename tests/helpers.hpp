@@ -85,18 +85,26 @@ inline JobResult run(const HandlerRegistry& registry, const JobSpec& spec, std::
 }
 
 /// Runs @p body on a thread of its own and says whether it returned within ten seconds (a
-/// generous bound on a loaded machine). A body that did not is left to end on its own; the
-/// test has failed by then.
+/// generous bound on a loaded machine); what it throws is thrown here. A body that did not
+/// return is left to end on its own: REQUIRE the answer, so that the test stops before it
+/// reads what the body may still write.
 template <typename Body>
 bool returns_soon(Body body) {
     auto returned = std::make_shared<std::promise<void>>();
     auto future = returned->get_future();
     std::thread([held = std::optional<Body>(std::move(body)), returned]() mutable {
-        (*held)();
-        held.reset();  // its captures go before the caller hears that it returned
-        returned->set_value();
+        try {
+            (*held)();
+            held.reset();  // its captures go before the caller hears that it returned
+            returned->set_value();
+        } catch (...) {
+            held.reset();
+            returned->set_exception(std::current_exception());
+        }
     }).detach();
-    return future.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return false;
+    future.get();
+    return true;
 }
 
 /// A number for the calling thread, never given to another: unlike a std::thread::id, which a

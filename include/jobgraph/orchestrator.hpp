@@ -31,12 +31,13 @@ struct OrchestratorOptions {
     std::size_t workers = 0;
     /// Only for testing the deadlock safety net: accept batches without checking for cycles.
     bool unsafe_skip_cycle_check = false;
-    /// How long a thread that waits on the next step of a run polls for it before it sleeps:
-    /// the kept workers waiting for the next run, a run's workers waiting for its start, and
-    /// the caller waiting for them to come back after it. Sleeping and being woken costs several
-    /// to tens of microseconds (more under a hypervisor), much of what a small job takes; a
-    /// polling thread keeps its core busy meanwhile, yielding it now and then. Zero or less:
-    /// sleep at once. Only where the CPU has a pause instruction (x86); elsewhere never polls.
+    /// How long a thread that waits on the next step of a run polls (spins) for it before it
+    /// sleeps: the kept workers waiting for the next run, a run's workers waiting for its start,
+    /// and the caller waiting for them to come back once the job has ended. Sleeping and being
+    /// woken costs several to tens of microseconds (more under a hypervisor), much of what a
+    /// small job takes; a polling thread keeps its core busy meanwhile, yielding it now and
+    /// then. Zero or less: sleep at once. Only where the CPU has a pause instruction (x86);
+    /// elsewhere the threads never poll.
     std::chrono::microseconds spin_before_sleep{100};
 };
 
@@ -46,8 +47,8 @@ struct OrchestratorOptions {
 /// `spin_before_sleep` has passed), so that a small job does not pay for starting threads.
 /// Several runs may proceed at once from different threads (a handler may run a job too); a
 /// run that finds no thread waiting starts its own, and those beyond `workers` end once it is
-/// done. The registry must outlive the
-/// orchestrator and must not change while a run is on; the orchestrator must outlive its runs.
+/// done. The registry must outlive the orchestrator and must not change while a run is on; the
+/// orchestrator must outlive its runs.
 class Orchestrator {
 public:
     explicit Orchestrator(const HandlerRegistry& registry, OrchestratorOptions options = {});
