@@ -21,12 +21,17 @@ inline constexpr bool can_spin = false;
 inline void cpu_relax() noexcept {}
 #endif
 
+/// @brief Whether a wait with this budget polls at all.
+inline bool will_poll(std::chrono::microseconds budget) noexcept {
+    return can_spin && budget > std::chrono::microseconds::zero();
+}
+
 /// @brief Polls done() for up to @p budget; returns whether it turned true. The poller gives
 /// its core away now and then, so a thread that shares the core and is to end the wait gets to
 /// run. Without polling (no budget, or no pause instruction) it checks once.
 template <typename Done>
 bool spin_until(Done done, std::chrono::microseconds budget) {
-    if (!can_spin || budget <= std::chrono::microseconds::zero()) return done();
+    if (!will_poll(budget)) return done();
     constexpr unsigned polls_per_yield = 16;
     // Elapsed time in the budget's unit: a deadline in the clock's nanoseconds could overflow
     // for a budget meant as "for ever".
@@ -38,6 +43,16 @@ bool spin_until(Done done, std::chrono::microseconds budget) {
         cpu_relax();
         if (polls % polls_per_yield == 0) std::this_thread::yield();
     }
+}
+
+/// @brief spin_until with @p lock released while it polls and taken again after; the lock is
+/// kept throughout where there is no polling to do.
+template <typename Lock, typename Done>
+void spin_unlocked(Lock& lock, Done done, std::chrono::microseconds budget) {
+    if (!will_poll(budget)) return;
+    lock.unlock();
+    spin_until(done, budget);
+    lock.lock();
 }
 
 }  // namespace jobgraph::detail

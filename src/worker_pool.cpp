@@ -79,9 +79,8 @@ void WorkerPool::serve(Worker& worker) {
     for (;;) {
         if (!worker.task && !closing_) {  // false only on a new thread's first pass, given its task
             // A program that runs jobs one after another calls again within microseconds.
-            lock.unlock();
-            spin_until([&] { return worker.woken.load(std::memory_order_acquire); }, spin_before_sleep_);
-            lock.lock();
+            spin_unlocked(
+                lock, [&] { return worker.woken.load(std::memory_order_acquire); }, spin_before_sleep_);
         }
         worker.wake.wait(lock, [&] { return worker.task || closing_; });
         worker.woken.store(false, std::memory_order_relaxed);

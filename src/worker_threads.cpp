@@ -67,9 +67,8 @@ void WorkerThreads::wait_and_work(std::size_t worker) {
     if (!work_ && !dismissed_) {
         // The caller is validating the job: a small job is about to start. While the next
         // thread prepares, this poll makes a third busy thread, for spin_before_sleep at most.
-        lock.unlock();
-        spin_until([this] { return released_.load(std::memory_order_acquire); }, pool_.spin_before_sleep());
-        lock.lock();
+        spin_unlocked(
+            lock, [this] { return released_.load(std::memory_order_acquire); }, pool_.spin_before_sleep());
     }
     wake.wait(lock, [this] { return work_ || dismissed_; });
     if (!work_) return;
