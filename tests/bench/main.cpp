@@ -131,6 +131,7 @@ private:
         std::vector<std::vector<double>> samples(systems.size());
         std::vector<std::vector<double>> own_run_samples(systems.size());
         std::vector<std::vector<double>> rest_samples(systems.size());  // per repetition: end to end minus own run
+        std::vector<std::vector<double>> first_start_samples(systems.size());
         std::vector<bool> correct(systems.size(), true);
         if (repeat_ > 1) {
             for (auto& system : systems) (void)run(*system);  // warm-up: allocator, thread pools, caches
@@ -145,6 +146,7 @@ private:
                     own_run_samples[s].push_back(*result.own_run_ms);
                     rest_samples[s].push_back(samples[s].back() - *result.own_run_ms);
                 }
+                if (result.first_start_ms) first_start_samples[s].push_back(*result.first_start_ms);
                 if (!result.ok || !(result.checksum == expected)) {
                     correct[s] = false;
                     fmt::print(stderr, "{} on {}: wrong result (sum {} count {}, expected sum {} count {}) {}\n",
@@ -173,6 +175,11 @@ private:
                                           row.detail.empty() ? "" : "; ", own, rest);
                 row.extra["own_run_ms"] = own;
                 row.extra["rest_ms"] = rest;
+            }
+            if (!first_start_samples[s].empty()) {
+                const double first_start = summarize(first_start_samples[s]).median;
+                row.detail += fmt::format("; the first task started {:.1f} ms after the job's startedAt", first_start);
+                row.extra["first_start_ms"] = first_start;
             }
             medians[row.system] = row.ms.median;
             rows_.push_back(std::move(row));

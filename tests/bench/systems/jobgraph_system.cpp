@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -49,6 +50,11 @@ jobgraph::JobSpec job_of(const StaticGraph& graph, const char* command, InputOf 
 RunResult checked(const jobgraph::JobResult& result, std::size_t expected_tasks) {
     RunResult run;
     run.own_run_ms = result.stats.wall_ms;
+    // Tasks are listed by start: the first one listed started first.
+    if (!result.tasks.empty() && result.tasks.front().started_at) {
+        run.first_start_ms =
+            std::chrono::duration<double, std::milli>(*result.tasks.front().started_at - result.started_at).count();
+    }
     if (result.status != jobgraph::JobStatus::succeeded || result.tasks.size() != expected_tasks) {
         run.ok = false;
         run.problem =
