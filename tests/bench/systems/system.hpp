@@ -21,9 +21,9 @@ struct RunResult {
     // built), without building the spec, validating it, setting up the records, computing the
     // checksum or freeing the result.
     std::optional<double> own_run_ms;
-    // For jobgraph, how long after the job's startedAt its first task started: making the
-    // records, then starting the workers, whose start-up tidy of their heaps (see
-    // tests/bench/README.md) comes before their first task.
+    // For jobgraph, how long after the job's startedAt (taken once it is validated) its first
+    // task started: making the records, then whatever the workers' start-up heap tidy (see
+    // tests/bench/README.md) had not finished while the caller validated the job.
     std::optional<double> first_start_ms;
 };
 
