@@ -1,5 +1,5 @@
 // The orchestrator's ready set on its own: smallest task first, whatever the push order.
-#include "ready_queue.hpp"
+#include "run/ready_queue.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Polling before sleeping: spin_until ends as soon as its condition holds, and otherwise once
 // its budget is spent, whatever the budget.
-#include "spin_wait.hpp"
+#include "run/spin_wait.hpp"
 
 #include <catch2/catch.hpp>
 

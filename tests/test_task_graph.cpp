@@ -1,5 +1,6 @@
 // The TaskGraph on its own: waits, settling, join semantics and incremental cycle checks.
 #include "helpers.hpp"
+#include "graph/task_graph.hpp"
 
 #include <algorithm>
 #include <tuple>

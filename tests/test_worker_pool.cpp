@@ -1,6 +1,6 @@
 // The threads an orchestrator keeps between runs: reused while they wait, started when runs at
 // once need more, and ended beyond the number kept.
-#include "worker_pool.hpp"
+#include "run/worker_pool.hpp"
 
 #include "helpers.hpp"
 

@@ -1,6 +1,6 @@
 // A run's worker threads on their own: taken from a pool before the job is known, readied one
 // at a time until the job starts, then given its work, or dismissed unused.
-#include "worker_threads.hpp"
+#include "run/worker_threads.hpp"
 
 #include "helpers.hpp"
 

@@ -12,7 +12,6 @@
 #include "jobgraph/spec.hpp"
 #include "jobgraph/status.hpp"
 #include "jobgraph/store.hpp"
-#include "jobgraph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 #include "jobgraph/time.hpp"
 #include "jobgraph/validation.hpp"

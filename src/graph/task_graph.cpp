@@ -1,4 +1,4 @@
-#include "jobgraph/task_graph.hpp"
+#include "graph/task_graph.hpp"
 
 // First: Boost's algorithms find the adaptor's functions only if they are declared before them.
 #include <boost/graph/vector_as_graph.hpp>

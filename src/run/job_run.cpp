@@ -1,7 +1,7 @@
-#include "job_run.hpp"
+#include "run/job_run.hpp"
 
 #include "jobgraph/errors.hpp"
-#include "spin_wait.hpp"
+#include "run/spin_wait.hpp"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
 #include "jobgraph/errors.hpp"
 #include "jobgraph/spec.hpp"
-#include "spec_reader.hpp"
+#include "spec/spec_reader.hpp"
 
 #include <fmt/format.h>
 

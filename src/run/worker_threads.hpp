@@ -2,8 +2,8 @@
 // A run's worker threads, taken from the orchestrator's pool before its job is validated so
 // that their start-up work overlaps the validation on the calling thread.
 
-#include "thread_heap.hpp"
-#include "worker_pool.hpp"
+#include "run/thread_heap.hpp"
+#include "run/worker_pool.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -1,6 +1,6 @@
 #include "jobgraph/context.hpp"
 
-#include "job_run.hpp"
+#include "run/job_run.hpp"
 #include "jobgraph/errors.hpp"
 
 namespace jobgraph {

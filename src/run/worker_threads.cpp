@@ -1,6 +1,6 @@
-#include "worker_threads.hpp"
+#include "run/worker_threads.hpp"
 
-#include "spin_wait.hpp"
+#include "run/spin_wait.hpp"
 
 #include <cassert>
 #include <utility>

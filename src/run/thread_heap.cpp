@@ -1,4 +1,4 @@
-#include "thread_heap.hpp"
+#include "run/thread_heap.hpp"
 
 #include <cstdlib>
 

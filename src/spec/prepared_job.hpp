@@ -4,7 +4,7 @@
 
 #include "jobgraph/registry.hpp"
 #include "jobgraph/spec.hpp"
-#include "jobgraph/task_graph.hpp"
+#include "graph/task_graph.hpp"
 
 #include <optional>
 #include <string>

@@ -1,10 +1,10 @@
 #include "jobgraph/orchestrator.hpp"
 
-#include "job_run.hpp"
-#include "prepared_job.hpp"
-#include "spec_reader.hpp"
-#include "worker_pool.hpp"
-#include "worker_threads.hpp"
+#include "run/job_run.hpp"
+#include "spec/prepared_job.hpp"
+#include "spec/spec_reader.hpp"
+#include "run/worker_pool.hpp"
+#include "run/worker_threads.hpp"
 
 #include <fmt/format.h>
 

@@ -2,17 +2,17 @@
 // One run of one job: its worker threads, its graph and records under one lock, its timeout
 // and its observer events. The Orchestrator creates one per run() call.
 
-#include "handler_outcome.hpp"
-#include "prepared_job.hpp"
-#include "ready_queue.hpp"
-#include "worker_threads.hpp"
+#include "run/handler_outcome.hpp"
+#include "spec/prepared_job.hpp"
+#include "run/ready_queue.hpp"
+#include "run/worker_threads.hpp"
 
 #include "jobgraph/context.hpp"
 #include "jobgraph/observer.hpp"
 #include "jobgraph/registry.hpp"
 #include "jobgraph/result.hpp"
 #include "jobgraph/store.hpp"
-#include "jobgraph/task_graph.hpp"
+#include "graph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 
 #include <atomic>

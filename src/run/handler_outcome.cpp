@@ -1,8 +1,8 @@
-#include "handler_outcome.hpp"
+#include "run/handler_outcome.hpp"
 
 #include "jobgraph/validation.hpp"
-#include "prepared_job.hpp"
-#include "spec_reader.hpp"
+#include "spec/prepared_job.hpp"
+#include "spec/spec_reader.hpp"
 
 #include <fmt/format.h>
 

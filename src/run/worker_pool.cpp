@@ -1,6 +1,6 @@
-#include "worker_pool.hpp"
+#include "run/worker_pool.hpp"
 
-#include "spin_wait.hpp"
+#include "run/spin_wait.hpp"
 
 #include <algorithm>
 #include <cassert>

@@ -1,6 +1,6 @@
 #include "jobgraph/validation.hpp"
 
-#include "prepared_job.hpp"
+#include "spec/prepared_job.hpp"
 
 #include <fmt/compile.h>
 #include <fmt/format.h>

@@ -6,7 +6,7 @@
 #include "jobgraph/context.hpp"
 #include "jobgraph/registry.hpp"
 #include "jobgraph/spec.hpp"
-#include "jobgraph/task_graph.hpp"
+#include "graph/task_graph.hpp"
 #include "jobgraph/task_record.hpp"
 
 #include <nlohmann/json.hpp>
