@@ -8,7 +8,7 @@
 //
 // resume and approve are this runner's extension; cli.md does not cover them.
 
-#include "builtin_services.hpp"
+#include <jobgraph/services.hpp>
 #include "job_file.hpp"
 #include "report.hpp"
 #include "stored_jobs.hpp"
@@ -107,7 +107,7 @@ CLI::App* add_stored_job_command(CLI::App& app, const std::string& name, const s
 
 int main(int argc, char** argv) {
     HandlerRegistry registry;
-    register_builtin_services(registry);
+    services::register_builtin(registry);
 
     CLI::App app{"jobgraph: run a job of tasks written as JSON, with the built-in services", "jobgraph"};
     app.require_subcommand(1);

@@ -1,6 +1,6 @@
-#include "builtin_services.hpp"
+#include <jobgraph/services.hpp>
 
-#include "shell_run.hpp"
+#include "services/shell_run.hpp"
 
 #include <jobgraph/context.hpp>
 #include <jobgraph/errors.hpp>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace jobgraph::cli {
+namespace jobgraph::services {
 namespace {
 
 using nlohmann::json;
@@ -138,7 +138,7 @@ json run_shell_command(TaskContext& ctx) {
 
 }  // namespace
 
-void register_builtin_services(HandlerRegistry& registry) {
+void register_builtin(HandlerRegistry& registry) {
     registry.add("core", "echo", echo, {.side_effect_free = true, .input_check = {}, .description = "returns its input as its output"});
     registry.add("core", "sleep", sleep_for_a_while,
                  {.side_effect_free = true, .input_check = check_sleep_input,
@@ -158,4 +158,4 @@ void register_builtin_services(HandlerRegistry& registry) {
                   .description = "runs {\"argv\": [...], \"cwd\", \"env\"} without a shell; non-zero exit fails"});
 }
 
-}  // namespace jobgraph::cli
+}  // namespace jobgraph::services

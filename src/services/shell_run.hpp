@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace jobgraph::cli {
+namespace jobgraph::services {
 
 /// @brief What to run: argv[0] is looked up on PATH; env entries are added to (or replace)
 /// the runner's own environment.
@@ -31,4 +31,4 @@ struct ProgramOutcome {
 /// on. Throws std::runtime_error when the program cannot be started (e.g. not found).
 ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token stop);
 
-}  // namespace jobgraph::cli
+}  // namespace jobgraph::services

@@ -1,4 +1,4 @@
-#include "shell_run.hpp"
+#include "services/shell_run.hpp"
 
 #include <fmt/format.h>
 
@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace jobgraph::cli {
+namespace jobgraph::services {
 namespace {
 
 using namespace std::chrono_literals;
@@ -232,4 +232,4 @@ ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token 
     return outcome;
 }
 
-}  // namespace jobgraph::cli
+}  // namespace jobgraph::services
