@@ -1,5 +1,5 @@
 // The orchestrator's ready set on its own: smallest task first, whatever the push order.
-#include "run/ready_queue.hpp"
+#include "core/ready_queue.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -97,7 +97,7 @@ JobResult finished_result(const std::vector<TaskRecord>& tasks) {
     return result;
 }
 
-using Batch = std::vector<std::pair<std::size_t, const TaskRecord*>>;
+using Batch = std::vector<TaskWrite>;  // {position, record, history entries saved before}
 
 }  // namespace
 
@@ -118,7 +118,7 @@ TEST_CASE("SqliteStore round-trips a job's spec", "[store]") {
     CHECK(fs::exists(db.sidecar("-wal")));
 }
 
-TEST_CASE("SqliteStore save_tasks upserts records by position", "[store]") {
+TEST_CASE("SqliteStore save_tasks inserts new records and appends to known ones", "[store]") {
     const TempDb db;
     SqliteStore store(db.path());
     const auto id = store.create_job(photo_spec());
@@ -131,10 +131,12 @@ TEST_CASE("SqliteStore save_tasks upserts records by position", "[store]") {
     REQUIRE(loaded.has_value());
     CHECK(loaded->tasks == std::vector<TaskRecord>{root_started, third});
 
-    // The root finishes and its first child is recorded: position 0 is replaced, not duplicated.
+    // The root finishes and its first child is recorded: position 0 is updated, not duplicated,
+    // and its history gains the entry past the two saved before.
     const auto root_done = record("0", TaskStatus::succeeded, {{"files", 2}});
     const auto second = record("0-0", TaskStatus::failed, {{"error", "disk full"}});
-    store.save_tasks(id, Batch{{0, &root_done}, {1, &second}});
+    REQUIRE(root_started.history.size() == 2);
+    store.save_tasks(id, Batch{{0, &root_done, 2}, {1, &second}});
 
     loaded = store.load(id);
     REQUIRE(loaded.has_value());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -22,9 +23,23 @@ class CompletionState;
 class OutputSource;
 
 /// Children and trace a handler hands over through its context; merged with its return value.
-struct SpawnBuffer {
+struct SpawnedWork {
     std::vector<TaskSpec> children{};
     std::optional<nlohmann::json> trace{};
+};
+
+/// Collects a handler's spawns and trace from any of its threads until the handler is done.
+class SpawnBuffer {
+public:
+    void add(TaskSpec child);
+    void set_trace(nlohmann::json trace);
+    /// What was handed over; later calls of add() and set_trace() throw std::logic_error.
+    SpawnedWork close();
+
+private:
+    std::mutex mutex_;
+    bool closed_ = false;
+    SpawnedWork work_;
 };
 }  // namespace detail
 
@@ -61,14 +76,12 @@ public:
     /// @brief The output of a task that has succeeded; nullopt for any other. Thread-safe.
     std::optional<nlohmann::json> output_of(std::string_view task_id) const;
 
-    /// @brief Adds a child to this task's spawned batch (checked and added when the handler returns).
-    void spawn(TaskSpec child) {
-        // Batches are mostly small: room for four at the first child spares a reallocation each.
-        if (spawned_.children.capacity() == 0) spawned_.children.reserve(4);
-        spawned_.children.push_back(std::move(child));
-    }
-    /// @brief Stores @p trace apart from the output.
-    void set_trace(nlohmann::json trace) { spawned_.trace = std::move(trace); }
+    /// @brief Adds a child to this task's spawned batch (checked and added when the handler
+    /// returns). Safe to call from any thread while the handler runs; once it has returned (or
+    /// fulfilled its Completion) the call throws std::logic_error and adds nothing.
+    void spawn(TaskSpec child) { spawned_.add(std::move(child)); }
+    /// @brief Stores @p trace apart from the output. Thread-safe like spawn().
+    void set_trace(nlohmann::json trace) { spawned_.set_trace(std::move(trace)); }
 
     /// @brief Turns on when the job times out or aborts.
     const std::stop_token& stop_token() const noexcept { return stop_; }

@@ -22,7 +22,6 @@ namespace jobgraph {
 namespace detail {
 struct Preparation;
 class WorkerPool;
-class WorkerThreads;
 }  // namespace detail
 
 /// @brief How an orchestrator runs jobs.
@@ -84,8 +83,8 @@ public:
     std::size_t workers() const noexcept { return workers_; }
 
 private:
-    JobResult run_prepared(detail::WorkerThreads& workers, detail::Preparation preparation, std::string name,
-                           JobObserver* observer, JobStore* store = nullptr, std::string job_id = {},
+    JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
+                           JobStore* store = nullptr, std::string job_id = {},
                            std::vector<TaskRecord> restored = {}) const;
 
     const HandlerRegistry& registry_;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,6 +29,13 @@ struct StoredJob {
     std::optional<JobResult> result{};
 };
 
+/// @brief One task record to write, with how much of its history the store holds already.
+struct TaskWrite {
+    std::size_t position = 0;          ///< the task's place in creation order within the job
+    const TaskRecord* record = nullptr;
+    std::size_t saved_history = 0;     ///< entries of record->history already stored; 0 for a new task
+};
+
 /// @brief A store failed (cannot open, corrupt, unknown job, I/O error). what() says which.
 class StoreError : public std::runtime_error {
 public:
@@ -41,10 +49,10 @@ public:
 
     /// @brief Records a new job and returns its id (unique within the store).
     virtual std::string create_job(const JobSpec& spec) = 0;
-    /// @brief Writes these task records, each whole with its position in creation order,
-    /// replacing earlier versions, in one committed transaction.
-    virtual void save_tasks(std::string_view job_id,
-                            const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) = 0;
+    /// @brief Writes these task records in one committed transaction: new tasks whole, known
+    /// ones by their changed fields and the history entries past `saved_history` (history is
+    /// only ever appended to).
+    virtual void save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks) = 0;
     /// @brief Writes the job's final result; from then on the job counts as finished.
     virtual void save_result(std::string_view job_id, const JobResult& result) = 0;
     /// @brief Clears a previous result so the job can run again (after an approval).
@@ -71,8 +79,7 @@ public:
     SqliteStore& operator=(const SqliteStore&) = delete;
 
     std::string create_job(const JobSpec& spec) override;
-    void save_tasks(std::string_view job_id,
-                    const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) override;
+    void save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks) override;
     void save_result(std::string_view job_id, const JobResult& result) override;
     void clear_result(std::string_view job_id) override;
     std::optional<StoredJob> load(std::string_view job_id) const override;

@@ -1,10 +1,9 @@
 #include "jobgraph/orchestrator.hpp"
 
-#include "run/job_run.hpp"
+#include "run/job_execution.hpp"
+#include "run/worker_pool.hpp"
 #include "spec/prepared_job.hpp"
 #include "spec/spec_reader.hpp"
-#include "run/worker_pool.hpp"
-#include "run/worker_threads.hpp"
 
 #include <fmt/format.h>
 
@@ -22,7 +21,12 @@ JobResult rejected(std::string name, const std::vector<std::string>& problems, J
     result.started_at = now_utc();
     result.completed_at = result.started_at;
     result.history.push_back(JobHistoryEntry{JobStatus::failed, result.completed_at, *result.error_message});
-    if (observer) observer->on_job_finished(result);
+    if (observer) {
+        try {
+            observer->on_job_finished(result);
+        } catch (...) {  // the run is over: nothing is left for the observer to spoil
+        }
+    }
     return result;
 }
 
@@ -39,27 +43,23 @@ Orchestrator::~Orchestrator() = default;
 Orchestrator::Orchestrator(Orchestrator&&) noexcept = default;
 
 JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(*pool_, workers_);
-    return run_prepared(workers, detail::prepare_job(job, registry_), job.name, observer);
+    return run_prepared(detail::prepare_job(job, registry_), job.name, observer);
 }
 
 JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(*pool_, workers_);
     std::string name = job.name;
-    return run_prepared(workers, detail::prepare_job(std::move(job), registry_), std::move(name), observer);
+    return run_prepared(detail::prepare_job(std::move(job), registry_), std::move(name), observer);
 }
 
 JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) const {
-    detail::WorkerThreads workers(*pool_, workers_);
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);
     std::string name = spec.name;
-    return run_prepared(workers, detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
+    return run_prepared(detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
                         observer);
 }
 
 JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer) const {
-    detail::WorkerThreads workers(*pool_, workers_);
     std::optional<StoredJob> stored = store.load(job_id);
     if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
     if (stored->result) return std::move(*stored->result);
@@ -76,18 +76,22 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
         }
     }
     if (!preparation.problems.empty()) preparation.job.reset();
-    return run_prepared(workers, std::move(preparation), std::move(name), observer, &store, std::string(job_id),
+    return run_prepared(std::move(preparation), std::move(name), observer, &store, std::string(job_id),
                         std::move(stored->tasks));
 }
 
-JobResult Orchestrator::run_prepared(detail::WorkerThreads& workers, detail::Preparation preparation, std::string name,
-                                     JobObserver* observer, JobStore* store, std::string job_id,
-                                     std::vector<TaskRecord> restored) const {
+JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
+                                     JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
     if (!preparation.job) return rejected(std::move(name), preparation.problems, observer);
-    detail::RunSettings settings{!options_.unsafe_skip_cycle_check, observer, store, std::move(job_id)};
-    auto run = std::make_shared<detail::JobRun>(registry_, std::move(*preparation.job), std::move(settings),
-                                                std::move(restored));
-    return run->execute(workers);
+    detail::ExecutionSettings settings{.check_cycles = !options_.unsafe_skip_cycle_check,
+                                       .observer = observer,
+                                       .store = store,
+                                       .job_id = std::move(job_id)};
+    settings.saved_history.reserve(restored.size());
+    for (const TaskRecord& task : restored) settings.saved_history.push_back(task.history.size());
+    auto run = std::make_shared<detail::JobExecution>(registry_, std::move(*preparation.job), std::move(settings),
+                                                      std::move(restored));
+    return run->execute(*pool_, workers_);
 }
 
 std::vector<std::string> Orchestrator::validate(const JobSpec& job) const {

@@ -1,10 +1,12 @@
-// The embedded job store (behaviour.md section 10): one SQLite file in WAL mode, whole records
-// kept as JSON text, every write one committed transaction.
+// The embedded job store: one SQLite file in WAL mode, every write one committed transaction.
+// A task is a row that is written whole once (what never changes), a few columns that change
+// with its status, and history rows that are only ever appended.
 #include "jobgraph/store.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <mutex>
@@ -17,7 +19,7 @@ namespace {
 using nlohmann::json;
 
 // Bumped whenever the tables change; a file with a higher version is refused, not guessed at.
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 // Marks the file as ours ("JOBG"), so that a foreign SQLite database is never written to.
 constexpr std::int32_t application_id = 0x4A4F4247;
 constexpr int busy_timeout_ms = 5000;
@@ -33,12 +35,23 @@ CREATE TABLE jobs (
     created_at TEXT NOT NULL             -- UTC, as format_timestamp writes it
 );
 CREATE TABLE tasks (
-    job_id   TEXT NOT NULL REFERENCES jobs(id),
-    position INTEGER NOT NULL,           -- creation order within the job
-    id       TEXT NOT NULL,
-    status   TEXT NOT NULL,
-    record   TEXT NOT NULL,              -- TaskRecord as JSON
+    job_id     TEXT NOT NULL REFERENCES jobs(id),
+    position   INTEGER NOT NULL,         -- creation order within the job
+    id         TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    identity   TEXT NOT NULL,            -- JSON: id, parentId, depth, service, command, input, dependsOn
+    outcome    TEXT NOT NULL,            -- JSON: output, trace, children, attempts, startedAt, completedAt
     PRIMARY KEY (job_id, position)
+);
+CREATE TABLE task_history (
+    job_id     TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,         -- the entry's place in the task's history
+    status     TEXT NOT NULL,
+    at         TEXT NOT NULL,            -- UTC, as format_timestamp writes it
+    reason     TEXT NOT NULL,
+    PRIMARY KEY (job_id, position, seq),
+    FOREIGN KEY (job_id, position) REFERENCES tasks(job_id, position)
 );
 )sql";
 
@@ -88,6 +101,30 @@ std::string encode(const T& value, std::string_view file, Describe describe) {
     }
 }
 
+// The parts of a record as the tasks table keeps them; together with the history rows they
+// make the record's JSON form again.
+json identity_of(const TaskRecord& task) {
+    return json{{"id", task.id},
+                {"parentId", task.parent_id ? json(*task.parent_id) : json(nullptr)},
+                {"depth", task.depth},
+                {"service", task.service},
+                {"command", task.command},
+                {"input", task.input},
+                {"dependsOn", task.depends_on}};
+}
+
+json outcome_of(const TaskRecord& task) {
+    const auto timestamp = [](const std::optional<Timestamp>& at) {
+        return at ? json(format_timestamp(*at)) : json(nullptr);
+    };
+    return json{{"output", task.output},
+                {"trace", task.trace},
+                {"children", task.children},
+                {"attempts", task.attempts},
+                {"startedAt", timestamp(task.started_at)},
+                {"completedAt", timestamp(task.completed_at)}};
+}
+
 std::string random_job_id() {
     std::random_device device;
     const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
@@ -101,7 +138,7 @@ public:
     explicit Impl(const std::filesystem::path& file);
 
     std::string create_job(const JobSpec& spec);
-    void save_tasks(std::string_view job_id, const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks);
+    void save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks);
     void save_result(std::string_view job_id, const JobResult& result);
     void clear_result(std::string_view job_id);
     std::optional<StoredJob> load(std::string_view job_id);
@@ -145,6 +182,11 @@ private:
     std::int64_t query_int(const char* sql, std::string_view operation);
 
     void open_schema();
+    void migrate_from_version_1();
+    // Writes one task: whole when @p saved_history is 0 (a new task), else its changing columns
+    // and the history entries past @p saved_history.
+    void write_task(std::string_view job_id, std::int64_t position, const TaskRecord& task, std::size_t saved_history,
+                    const std::string* identity_text, const std::string& outcome_text, std::string_view operation);
     bool job_exists(std::string_view job_id, std::string_view operation);
     void set_result(std::string_view job_id, const std::optional<JobResult>& result, const char* operation);
 
@@ -154,10 +196,13 @@ private:
     // Declared after db_, so they are finalized before the connection closes.
     Statement job_exists_;
     Statement insert_job_;
-    Statement upsert_task_;
+    Statement insert_task_;
+    Statement update_task_;
+    Statement insert_history_;
     Statement update_result_;
     Statement select_job_;
     Statement select_tasks_;
+    Statement select_history_;
     Statement select_ids_;
 };
 
@@ -195,14 +240,19 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
         "INSERT INTO jobs (id, seq, name, spec, result, created_at) "
         "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4)",
         "prepare");
-    upsert_task_ = prepare(
-        "INSERT INTO tasks (job_id, position, id, status, record) VALUES (?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT (job_id, position) DO UPDATE SET id = excluded.id, status = excluded.status, "
-        "record = excluded.record",
+    insert_task_ = prepare(
+        "INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "prepare");
+    update_task_ = prepare("UPDATE tasks SET status = ?3, outcome = ?4 WHERE job_id = ?1 AND position = ?2", "prepare");
+    insert_history_ = prepare(
+        "INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         "prepare");
     update_result_ = prepare("UPDATE jobs SET result = ?2 WHERE id = ?1", "prepare");
     select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
-    select_tasks_ = prepare("SELECT record FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+    select_tasks_ =
+        prepare("SELECT position, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+    select_history_ = prepare(
+        "SELECT position, status, at, reason FROM task_history WHERE job_id = ?1 ORDER BY position, seq", "prepare");
     select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
 }
 
@@ -220,11 +270,48 @@ void SqliteStore::Impl::open_schema() {
         exec(fmt::format("PRAGMA user_version={}", schema_version).c_str(), "set schema version");
     } else if (app_id != application_id) {
         throw StoreError(fmt::format("SqliteStore: {} is a SQLite database of another application", file_));
+    } else if (version == 1) {
+        migrate_from_version_1();
     } else if (version != schema_version) {
         throw StoreError(fmt::format("SqliteStore: {} has schema version {}, this build reads version {}", file_,
                                      version, schema_version));
     }
     transaction.commit("open");
+}
+
+// Version 1 kept each task as one JSON record, rewritten whole at every change. Called inside
+// open_schema's transaction: the file is either wholly migrated or left as it was.
+void SqliteStore::Impl::migrate_from_version_1() {
+    exec("ALTER TABLE tasks RENAME TO tasks_version_1", "migrate schema");
+    const std::string create = create_schema_sql;
+    exec(create.substr(create.find("CREATE TABLE tasks")).c_str(), "migrate schema");
+    insert_task_ = prepare(
+        "INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "migrate schema");
+    insert_history_ = prepare(
+        "INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "migrate schema");
+    {
+        const Statement select = prepare("SELECT job_id, position, record FROM tasks_version_1", "migrate schema");
+        const StatementUse use(select);
+        while (step(use.get(), "migrate schema")) {
+            const std::string job_id = column_text(use.get(), 0);
+            const std::int64_t position = sqlite3_column_int64(use.get(), 1);
+            TaskRecord task;
+            try {
+                task = json::parse(column_text(use.get(), 2)).get<TaskRecord>();
+            } catch (const std::exception& e) {
+                throw StoreError(fmt::format("SqliteStore: cannot migrate {}: task {} of job \"{}\" is unreadable: {}",
+                                             file_, position, job_id, e.what()));
+            }
+            const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
+            const std::string identity = encode(identity_of(task), file_, describe);
+            write_task(job_id, position, task, 0, &identity, encode(outcome_of(task), file_, describe),
+                       "migrate schema");
+        }
+    }
+    exec("DROP TABLE tasks_version_1", "migrate schema");
+    exec(fmt::format("PRAGMA user_version={}", schema_version).c_str(), "set schema version");
 }
 
 void SqliteStore::Impl::fail(std::string_view operation) const {
@@ -302,24 +389,32 @@ std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
     return id;
 }
 
-void SqliteStore::Impl::save_tasks(std::string_view job_id,
-                                   const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) {
+void SqliteStore::Impl::save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks) {
     // Encode before taking the lock: JSON work need not hold up other writers.
     struct Row {
         std::int64_t position;
-        const TaskRecord* record;
-        std::string text;
+        const TaskWrite* write;
+        std::optional<std::string> identity;  // new tasks only
+        std::string outcome;
     };
     std::vector<Row> rows;
     rows.reserve(tasks.size());
-    for (const auto& [position, record] : tasks) {
-        if (record == nullptr) throw std::invalid_argument("SqliteStore::save_tasks: null task record");
-        if (position > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
-            throw std::invalid_argument(fmt::format("SqliteStore::save_tasks: position {} is too large", position));
+    for (const TaskWrite& write : tasks) {
+        if (write.record == nullptr) throw std::invalid_argument("SqliteStore::save_tasks: null task record");
+        if (write.position > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+            throw std::invalid_argument(
+                fmt::format("SqliteStore::save_tasks: position {} is too large", write.position));
         }
-        const TaskRecord& task = *record;
-        auto text = encode(task, file_, [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); });
-        rows.push_back(Row{static_cast<std::int64_t>(position), record, std::move(text)});
+        if (write.saved_history > write.record->history.size()) {
+            throw std::invalid_argument(fmt::format(
+                "SqliteStore::save_tasks: task {} has {} history entries, fewer than the {} already saved",
+                write.record->id, write.record->history.size(), write.saved_history));
+        }
+        const TaskRecord& task = *write.record;
+        const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
+        Row& row = rows.emplace_back(Row{static_cast<std::int64_t>(write.position), &write, std::nullopt, {}});
+        if (write.saved_history == 0) row.identity = encode(identity_of(task), file_, describe);
+        row.outcome = encode(outcome_of(task), file_, describe);
     }
 
     const std::lock_guard lock(mutex_);
@@ -327,16 +422,48 @@ void SqliteStore::Impl::save_tasks(std::string_view job_id,
     if (!job_exists(job_id, "save tasks")) {
         throw StoreError(fmt::format("SqliteStore: save tasks failed on {}: unknown job \"{}\"", file_, job_id));
     }
-    for (const auto& row : rows) {
-        const StatementUse use(upsert_task_);
-        bind_text(use.get(), 1, job_id, "save tasks");
-        bind_int64(use.get(), 2, row.position, "save tasks");
-        bind_text(use.get(), 3, row.record->id, "save tasks");
-        bind_text(use.get(), 4, to_string(row.record->status), "save tasks");
-        bind_text(use.get(), 5, row.text, "save tasks");
-        step(use.get(), "save tasks");
+    for (const Row& row : rows) {
+        write_task(job_id, row.position, *row.write->record, row.write->saved_history,
+                   row.identity ? &*row.identity : nullptr, row.outcome, "save tasks");
     }
     transaction.commit("save tasks");
+}
+
+void SqliteStore::Impl::write_task(std::string_view job_id, std::int64_t position, const TaskRecord& task,
+                                   std::size_t saved_history, const std::string* identity_text,
+                                   const std::string& outcome_text, std::string_view operation) {
+    if (identity_text) {
+        const StatementUse use(insert_task_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_int64(use.get(), 2, position, operation);
+        bind_text(use.get(), 3, task.id, operation);
+        bind_text(use.get(), 4, to_string(task.status), operation);
+        bind_text(use.get(), 5, *identity_text, operation);
+        bind_text(use.get(), 6, outcome_text, operation);
+        step(use.get(), operation);
+    } else {
+        const StatementUse use(update_task_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_int64(use.get(), 2, position, operation);
+        bind_text(use.get(), 3, to_string(task.status), operation);
+        bind_text(use.get(), 4, outcome_text, operation);
+        step(use.get(), operation);
+        if (sqlite3_changes(db_.get()) == 0) {
+            throw StoreError(fmt::format("SqliteStore: {} failed on {}: task {} of job \"{}\" was never saved",
+                                         operation, file_, task.id, job_id));
+        }
+    }
+    for (std::size_t seq = saved_history; seq < task.history.size(); ++seq) {
+        const HistoryEntry& entry = task.history[seq];
+        const StatementUse use(insert_history_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_int64(use.get(), 2, position, operation);
+        bind_int64(use.get(), 3, static_cast<std::int64_t>(seq), operation);
+        bind_text(use.get(), 4, to_string(entry.status), operation);
+        bind_text(use.get(), 5, format_timestamp(entry.at), operation);
+        bind_text(use.get(), 6, entry.reason, operation);
+        step(use.get(), operation);
+    }
 }
 
 void SqliteStore::Impl::set_result(std::string_view job_id, const std::optional<JobResult>& result,
@@ -371,7 +498,21 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
     job.id = std::string(job_id);
     std::string spec_text;
     std::optional<std::string> result_text;
-    std::vector<std::string> task_texts;
+    struct TaskRow {
+        std::int64_t position;
+        std::string identity;
+        std::string status;
+        std::string outcome;
+        json history = json::array();
+    };
+    std::vector<TaskRow> rows;
+    struct HistoryRow {
+        std::int64_t position;
+        std::string status;
+        std::string at;
+        std::string reason;
+    };
+    std::vector<HistoryRow> history;
     {
         const std::lock_guard lock(mutex_);
         // One read transaction, so the job and its tasks come from the same commit.
@@ -386,7 +527,18 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
         {
             const StatementUse use(select_tasks_);
             bind_text(use.get(), 1, job_id, "load job");
-            while (step(use.get(), "load job")) task_texts.push_back(column_text(use.get(), 0));
+            while (step(use.get(), "load job")) {
+                rows.push_back(TaskRow{sqlite3_column_int64(use.get(), 0), column_text(use.get(), 1),
+                                       column_text(use.get(), 2), column_text(use.get(), 3)});
+            }
+        }
+        {
+            const StatementUse use(select_history_);
+            bind_text(use.get(), 1, job_id, "load job");
+            while (step(use.get(), "load job")) {
+                history.push_back(HistoryRow{sqlite3_column_int64(use.get(), 0), column_text(use.get(), 1),
+                                             column_text(use.get(), 2), column_text(use.get(), 3)});
+            }
         }
         transaction.commit("load job");
     }
@@ -396,8 +548,27 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
     try {
         job.spec = json::parse(spec_text).get<JobSpec>();
         part = "task record";
-        job.tasks.reserve(task_texts.size());
-        for (const auto& text : task_texts) job.tasks.push_back(json::parse(text).get<TaskRecord>());
+        for (HistoryRow& entry : history) {
+            // Both come ordered by position.
+            const auto row = std::lower_bound(rows.begin(), rows.end(), entry.position,
+                                              [](const TaskRow& r, std::int64_t position) { return r.position < position; });
+            if (row == rows.end() || row->position != entry.position) {
+                throw std::invalid_argument(fmt::format("history of unknown task position {}", entry.position));
+            }
+            json item{{"status", std::move(entry.status)}, {"at", std::move(entry.at)}};
+            if (!entry.reason.empty()) item["reason"] = std::move(entry.reason);
+            row->history.push_back(std::move(item));
+        }
+        job.tasks.reserve(rows.size());
+        for (TaskRow& row : rows) {
+            json record = json::parse(row.identity);
+            json outcome = json::parse(row.outcome);
+            if (!record.is_object() || !outcome.is_object()) throw std::invalid_argument("not a JSON object");
+            record.update(outcome);
+            record["status"] = std::move(row.status);
+            record["history"] = std::move(row.history);
+            job.tasks.push_back(record.get<TaskRecord>());
+        }
         part = "result";
         if (result_text) job.result = json::parse(*result_text).get<JobResult>();
     } catch (const std::exception& e) {
@@ -422,8 +593,7 @@ std::string SqliteStore::create_job(const JobSpec& spec) {
     return impl_->create_job(spec);
 }
 
-void SqliteStore::save_tasks(std::string_view job_id,
-                             const std::vector<std::pair<std::size_t, const TaskRecord*>>& tasks) {
+void SqliteStore::save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks) {
     impl_->save_tasks(job_id, tasks);
 }
 

@@ -44,6 +44,6 @@ struct OutcomeContext {
 /// Splits a returned result into output, trace and children, and checks each child against
 /// the registry. Any problem turns the outcome into a failure with the contract's message.
 /// The children come out as records, so that the job's lock is held only to move them in.
-HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context);
+HandlerOutcome interpret_result(nlohmann::json result, SpawnedWork spawned, const OutcomeContext& context);
 
 }  // namespace jobgraph::detail

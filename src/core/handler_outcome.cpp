@@ -1,4 +1,4 @@
-#include "run/handler_outcome.hpp"
+#include "core/handler_outcome.hpp"
 
 #include "jobgraph/validation.hpp"
 #include "spec/prepared_job.hpp"
@@ -28,13 +28,9 @@ HandlerOutcome HandlerOutcome::abort(std::string message) {
 
 namespace {
 
-// The keys a handler's result may hold besides its output. As string views, a look-up compares
-// them without measuring them first, as it would a C string at every step.
 constexpr std::string_view child_tasks_key = "childTasks";
 constexpr std::string_view trace_key = "trace";
 constexpr std::string_view output_key = "output";
-// Up to this many keys, a result is searched in one pass rather than by three look-ups.
-constexpr std::size_t small_object = 8;
 // interpret_result erases entries while it holds iterators to others: a std::map keeps them
 // valid, a vector-backed object (ordered_json) would not.
 static_assert(std::is_same_v<nlohmann::json::object_t,
@@ -43,7 +39,7 @@ static_assert(std::is_same_v<nlohmann::json::object_t,
 
 }  // namespace
 
-HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, const OutcomeContext& context) {
+HandlerOutcome interpret_result(nlohmann::json result, SpawnedWork spawned, const OutcomeContext& context) {
     HandlerOutcome outcome;
     std::vector<TaskSpec> children = std::move(spawned.children);
     if (spawned.trace) outcome.trace = std::move(*spawned.trace);
@@ -51,23 +47,9 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnBuffer spawned, cons
 
     if (result.is_object()) {
         auto& object = result.get_ref<nlohmann::json::object_t&>();
-        auto child_tasks = object.end();
-        auto trace = object.end();
-        auto output = object.end();
-        if (object.size() <= small_object) {
-            // One pass compares each key's size first; a look-up per key would compare them
-            // lexicographically at every step down the tree.
-            for (auto it = object.begin(); it != object.end(); ++it) {
-                const std::string_view key = it->first;
-                if (key == child_tasks_key) child_tasks = it;
-                if (key == trace_key) trace = it;
-                if (key == output_key) output = it;
-            }
-        } else {
-            child_tasks = object.find(child_tasks_key);
-            trace = object.find(trace_key);
-            output = object.find(output_key);
-        }
+        const auto child_tasks = object.find(child_tasks_key);
+        const auto trace = object.find(trace_key);
+        const auto output = object.find(output_key);
         if (child_tasks != object.end()) {
             const nlohmann::json& specs = child_tasks->second;
             if (!specs.is_array()) {

@@ -1,0 +1,110 @@
+#pragma once
+// The scheduler of one run: the only code that knows the job's lock, the worker threads and
+// how they wait. Everything the job decides is JobState's; what a run puts out goes to its
+// sinks (the store, the observer); handlers are called by run/handler_call.hpp.
+//
+// The lock protocol: a thread takes the job's lock to record what a handler came to, to start
+// the next ready tasks (its own and those of idle workers, so that starts given out together
+// share one commit), and to commit the batch to the store. After releasing it, it wakes the
+// workers it gave tasks to, asks running handlers to stop if the job began to stop, and
+// delivers observer events. Handlers and observers never run under the lock.
+
+#include "core/job_state.hpp"
+#include "run/output_source.hpp"
+#include "run/worker_pool.hpp"
+#include "sinks/observer_sink.hpp"
+#include "sinks/store_sink.hpp"
+
+#include "jobgraph/observer.hpp"
+#include "jobgraph/registry.hpp"
+#include "jobgraph/result.hpp"
+#include "jobgraph/store.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace jobgraph::detail {
+
+struct ExecutionSettings {
+    bool check_cycles = true;
+    JobObserver* observer = nullptr;
+    JobStore* store = nullptr;  // with a store, every change is committed before it is reported
+    std::string job_id{};       // the job's id in the store
+    std::vector<std::size_t> saved_history{};  // what the store holds of each task (see StoreSink)
+};
+
+class JobExecution final : public OutputSource, public std::enable_shared_from_this<JobExecution> {
+public:
+    using Index = JobState::Index;
+
+    /// @p restored: the records of an earlier run of this job (see JobState).
+    JobExecution(const HandlerRegistry& registry, PreparedJob job, ExecutionSettings settings,
+                 std::vector<TaskRecord> restored = {});
+
+    /// Runs the job to its end on @p workers threads of @p pool and returns the result. Call once.
+    JobResult execute(WorkerPool& pool, std::size_t workers);
+
+    /// Ends a started task with what its handler came to; for asynchronous completions.
+    void complete(Index task, HandlerOutcome outcome);
+
+    std::optional<nlohmann::json> output_of(std::string_view task_id) const override;
+
+    const HandlerRegistry& registry() const noexcept { return registry_; }
+    const JobLimits& limits() const noexcept { return limits_; }
+    bool plan_mode() const noexcept { return plan_mode_; }
+
+private:
+    // One worker thread's mailbox: the task another thread started for it while it was idle.
+    struct Worker {
+        std::condition_variable wake;
+        std::optional<JobState::Started> next;
+        bool durable = true;  // next's start reached the store (always, without one)
+    };
+    // What to do once the lock is released.
+    struct AfterUnlock {
+        std::vector<std::size_t> given;  // workers given a task in this hold (publish() clears it)
+        std::vector<std::size_t> wake;   // workers to wake
+        bool request_stop = false;
+    };
+    // What a synchronous handler came to, to be recorded in the worker's next hold.
+    struct Finished {
+        Index task;
+        HandlerOutcome outcome;
+        Timestamp ended_at;
+    };
+
+    void worker_loop(std::size_t self);
+    // Under the lock: starts ready tasks for worker @p self (if free) and for idle workers.
+    void hand_out(std::optional<std::size_t> self, AfterUnlock& after);
+    // Under the lock: commits the changes to the store (a failure stops the job and marks the
+    // starts of this hold as not durable) and queues their events.
+    void publish(AfterUnlock& after);
+    // Outside the lock: calls the handler. Nullopt for an asynchronous one, whose completion
+    // ends the task.
+    std::optional<Finished> run_task(const JobState::Started& task, bool durable, const std::stop_token& stop);
+    void after_unlock(AfterUnlock& after);
+
+    const HandlerRegistry& registry_;
+    const JobLimits limits_;
+    const bool plan_mode_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable job_done_;
+    JobState state_;
+    std::optional<StoreSink> store_;
+    std::optional<ObserverSink> observer_;
+    ChangeLog changes_;  // publish()'s scratch
+    std::unique_ptr<Worker[]> workers_;
+    std::vector<std::size_t> idle_;  // workers waiting for a task
+    std::stop_source stop_source_;
+    std::chrono::steady_clock::time_point started_steady_{};
+};
+
+}  // namespace jobgraph::detail
