@@ -12,6 +12,12 @@
 
 namespace jobgraph::detail {
 
+HandlerOutcome HandlerOutcome::success(nlohmann::json output) {
+    HandlerOutcome outcome;
+    outcome.output = std::move(output);
+    return outcome;
+}
+
 HandlerOutcome HandlerOutcome::failure(std::string message) {
     HandlerOutcome outcome;
     outcome.kind = Kind::failed;

@@ -29,6 +29,7 @@ struct HandlerOutcome {
     std::vector<std::string> child_ids;         // for the parent's record
     std::vector<const HandlerEntry*> handlers;  // per child
 
+    static HandlerOutcome success(nlohmann::json output = nlohmann::json::object());
     static HandlerOutcome failure(std::string message);
     static HandlerOutcome abort(std::string message);
 };
