@@ -73,6 +73,7 @@ public:
     void begin();
 
     bool has_ready() const noexcept { return !ready_.empty(); }
+    std::size_t ready_count() const noexcept { return ready_.size(); }
     /// Starts the next ready task (creation order first), or returns nullopt if none is ready.
     std::optional<Started> start_next(Timestamp now);
     /// Ends a started task with what its handler came to. @p ended_at times a success (when the

@@ -4,10 +4,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace jobgraph::detail {
 namespace {
+
+// With a store every hold that starts tasks costs a commit, so a worker takes a share of the
+// ready tasks, up to this many, whose starts then share one commit; idle workers take them
+// from its queue if its handlers turn out slow.
+constexpr std::size_t most_started_together = 8;
 
 // The deadline @p timeout after @p start, or nullopt when there is none or the clock cannot hold
 // it (about 292 years): such a limit means no limit.
@@ -43,11 +49,12 @@ JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
     {
         const std::lock_guard lock(mutex_);
         state_.begin();
-        publish(after);
+        publish(after, /*commit_now=*/true);  // the job's tasks are kept before any of them starts
     }
     after_unlock(after);
 
     workers_ = std::make_unique<Worker[]>(workers);
+    worker_count_ = workers;
     idle_.reserve(workers);
     {
         WorkerPool::Crew crew;
@@ -109,22 +116,25 @@ void JobExecution::worker_loop(std::size_t self) {
         }
         hand_out(self, after);
         publish(after);
-        if (me.next) {
-            const JobState::Started task = *std::exchange(me.next, std::nullopt);
-            const bool durable = me.durable;
+        if (me.queue.empty()) steal_into(self);
+        if (!me.queue.empty()) {
+            const Queued next = me.queue.front();
+            me.queue.pop_front();
             lock.unlock();
             after_unlock(after);
-            finished = run_task(task, durable, stop);
+            finished = run_task(next.task, next.durable, stop);
             lock.lock();
             continue;
         }
         if (state_.done()) break;
+        me.idle = true;
         idle_.push_back(self);
         lock.unlock();
         after_unlock(after);
         lock.lock();
-        me.wake.wait(lock, [&] { return me.next.has_value() || state_.done(); });
-        if (!me.next) break;  // the job is done
+        // Once given a task it looks again: that task may have been taken by a worker that
+        // came free first.
+        me.wake.wait(lock, [&] { return !me.idle || state_.done(); });
     }
     lock.unlock();
     after_unlock(after);
@@ -165,33 +175,63 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
     // One reading of the clock starts every task given out together. It follows the recording:
     // a task started here cannot seem to start before a dependency ended.
     const Timestamp now = now_utc();
-    if (self && !workers_[*self].next) {
-        workers_[*self].next = state_.start_next(now);
-        after.given.push_back(*self);
-    }
+    const auto give = [&](std::size_t worker) {
+        workers_[worker].queue.push_back(Queued{*state_.start_next(now)});
+        if (after.given.empty() || after.given.back() != worker) after.given.push_back(worker);
+    };
+    if (self && workers_[*self].queue.empty()) give(*self);
     while (!idle_.empty() && state_.has_ready()) {
         const std::size_t worker = idle_.back();
         idle_.pop_back();
-        workers_[worker].next = state_.start_next(now);
-        after.given.push_back(worker);
+        workers_[worker].idle = false;
+        give(worker);
         after.wake.push_back(worker);
+    }
+    if (self && store_) {
+        const std::size_t share = std::min(most_started_together - 1, state_.ready_count());
+        for (std::size_t i = 0; i < share; ++i) give(*self);
     }
 }
 
-void JobExecution::publish(AfterUnlock& after) {
-    state_.take_changes(changes_);
-    const bool durable = !store_ || store_->save(state_, changes_);
-    if (!durable) {
-        if (state_.stop_cause() != JobState::StopCause::store) state_.fail_store(*store_->error(), now_utc());
-        state_.take_changes(changes_);  // what follows a failure never reaches the store either
-        changes_.clear();
+void JobExecution::steal_into(std::size_t self) {
+    Worker* busiest = nullptr;
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+        if (i != self && (!busiest || workers_[i].queue.size() > busiest->queue.size())) busiest = &workers_[i];
     }
-    for (const std::size_t worker : after.given) workers_[worker].durable = durable;
-    after.given.clear();
-    if (observer_) observer_->queue(changes_.events);
+    if (!busiest || busiest->queue.empty()) return;
+    workers_[self].queue.push_back(busiest->queue.back());
+    busiest->queue.pop_back();
+}
+
+void JobExecution::publish(AfterUnlock& after, bool commit_now) {
+    // With a store, what a hold recorded without starting anything waits for the next commit:
+    // nothing can depend on it before a task starts, and that start's commit carries it along.
+    // Its events wait with it, so nothing is reported before it is committed.
+    const bool defer = store_ && !commit_now && after.given.empty() && !state_.done();
+    if (!defer) {
+        state_.take_changes(changes_);
+        const bool durable = !store_ || store_->save(state_, changes_);
+        if (!durable) {
+            if (state_.stop_cause() != JobState::StopCause::store) state_.fail_store(*store_->error(), now_utc());
+            state_.take_changes(changes_);  // what follows a failure never reaches the store either
+            changes_.clear();
+        }
+        for (const std::size_t worker : after.given) {
+            for (Queued& queued : workers_[worker].queue) {
+                if (queued.committed) continue;
+                queued.committed = true;
+                queued.durable = durable;
+            }
+        }
+        after.given.clear();
+        if (observer_) observer_->queue(changes_.events);
+    }
     if (state_.take_stop_signal()) after.request_stop = true;
     if (state_.done()) {
-        for (const std::size_t worker : idle_) after.wake.push_back(worker);
+        for (const std::size_t worker : idle_) {
+            workers_[worker].idle = false;
+            after.wake.push_back(worker);
+        }
         idle_.clear();
         job_done_.notify_all();
     }

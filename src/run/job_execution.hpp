@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,11 +62,18 @@ public:
     bool plan_mode() const noexcept { return plan_mode_; }
 
 private:
-    // One worker thread's mailbox: the task another thread started for it while it was idle.
+    // A task started for a worker whose handler it has not called yet.
+    struct Queued {
+        JobState::Started task;
+        bool committed = false;  // publish() has tried to commit its start
+        bool durable = false;    // and the start reached the store (always, without one)
+    };
+    // One worker thread: the tasks started for it (by itself, or by another thread while it
+    // was idle), called in order. Without a store it holds at most one.
     struct Worker {
         std::condition_variable wake;
-        std::optional<JobState::Started> next;
-        bool durable = true;  // next's start reached the store (always, without one)
+        std::deque<Queued> queue;
+        bool idle = false;  // in idle_: waits until another thread gives it a task or the job ends
     };
     // What to do once the lock is released.
     struct AfterUnlock {
@@ -81,11 +89,15 @@ private:
     };
 
     void worker_loop(std::size_t self);
+    // Under the lock: moves the newest queued task of the busiest other worker to @p self, so
+    // that a task started in a batch never waits behind a slow one while a worker is free.
+    void steal_into(std::size_t self);
     // Under the lock: starts ready tasks for worker @p self (if free) and for idle workers.
     void hand_out(std::optional<std::size_t> self, AfterUnlock& after);
     // Under the lock: commits the changes to the store (a failure stops the job and marks the
-    // starts of this hold as not durable) and queues their events.
-    void publish(AfterUnlock& after);
+    // starts of this hold as not durable) and queues their events. A hold that starts nothing
+    // leaves its changes to the next commit unless @p commit_now.
+    void publish(AfterUnlock& after, bool commit_now = false);
     // Outside the lock: calls the handler. Nullopt for an asynchronous one, whose completion
     // ends the task.
     std::optional<Finished> run_task(const JobState::Started& task, bool durable, const std::stop_token& stop);
@@ -102,6 +114,7 @@ private:
     std::optional<ObserverSink> observer_;
     ChangeLog changes_;  // publish()'s scratch
     std::unique_ptr<Worker[]> workers_;
+    std::size_t worker_count_ = 0;
     std::vector<std::size_t> idle_;  // workers waiting for a task
     std::stop_source stop_source_;
     std::chrono::steady_clock::time_point started_steady_{};

@@ -42,7 +42,7 @@ CREATE TABLE tasks (
     identity   TEXT NOT NULL,            -- JSON: id, parentId, depth, service, command, input, dependsOn
     outcome    TEXT NOT NULL,            -- JSON: output, trace, children, attempts, startedAt, completedAt
     PRIMARY KEY (job_id, position)
-);
+) WITHOUT ROWID;                         -- one b-tree, not a table and an index: fewer pages per commit
 CREATE TABLE task_history (
     job_id     TEXT NOT NULL,
     position   INTEGER NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE task_history (
     reason     TEXT NOT NULL,
     PRIMARY KEY (job_id, position, seq),
     FOREIGN KEY (job_id, position) REFERENCES tasks(job_id, position)
-);
+) WITHOUT ROWID;
 )sql";
 
 struct DatabaseCloser {
