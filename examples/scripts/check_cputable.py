@@ -58,11 +58,11 @@ def shell(task_id, script, depends_on=(), **env):
 
 def valid_branch(table, out):
     to_csv = ("{ echo debian,gnu,bits,endianness; grep -v '^#' \"$TABLE\" | awk 'NF == 5 { print $1 \",\" $2 \",\" $4 \",\" $5 }'; }"
-              " > \"$OUT/cputable.csv\" && echo \"cputable.csv: $(($(wc -l < \"$OUT/cputable.csv\") - 1)) CPUs from $TABLE\"")
+              " > \"$OUT/cputable.csv\" && echo \"cputable.csv: $(($(wc -l < \"$OUT/cputable.csv\") - 1)) CPUs, 4 columns\"")
     summarise = ("awk -F , 'NR > 1 { bits[$3]++; order[$4]++ } END { printf \"%d 64-bit, %d 32-bit; %d little-endian, %d big-endian\\n\","
                  " bits[64], bits[32], order[\"little\"], order[\"big\"] }' \"$OUT/cputable.csv\" | tee \"$OUT/summary.txt\"")
     publish = ("cd \"$OUT\" && sha256sum cputable.csv summary.txt > SHA256SUMS && "
-               "echo \"published cputable.csv and summary.txt, SHA256SUMS $(cut -c 1-12 SHA256SUMS | paste -sd ' ' -)\"")
+               "echo \"published cputable.csv and summary.txt with their SHA256SUMS\"")
     return [
         shell("import", to_csv, TABLE=table, OUT=out),
         shell("summarise", summarise, ["import"], OUT=out),
@@ -72,7 +72,7 @@ def valid_branch(table, out):
 
 def invalid_branch(table, out, problems):
     quarantine = ("mkdir -p \"$OUT/quarantine\" && cp \"$TABLE\" \"$OUT/quarantine/\" && "
-                  "echo \"quarantined $TABLE in $OUT/quarantine\"")
+                  "echo \"quarantined the table: $OUT/quarantine/$(basename \"$TABLE\")\"")
     report = ("printf '%s\\n' \"$PROBLEMS\" > \"$OUT/problems.txt\" && "
               "echo \"$(wc -l < \"$OUT/problems.txt\") problems, first: $(head -n 1 \"$OUT/problems.txt\")\"")
     return [
@@ -92,7 +92,7 @@ def main():
         rows, problems = problems_in(file.read().splitlines())
     valid = not problems
     result = {
-        "output": {"file": table, "rows": rows, "valid": valid, "problems": problems},
+        "output": {"rows": rows, "valid": valid, "problems": problems},
         "childTasks": valid_branch(table, out) if valid else invalid_branch(table, out, problems),
     }
     json.dump(result, sys.stdout)

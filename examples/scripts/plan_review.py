@@ -44,7 +44,7 @@ FIND_MARKERS = (
 )
 FINGERPRINT = (
     'sha256sum "$@" > "$OUT/headers.sha256" && '
-    'echo "public headers fingerprinted: $#, SHA-256 sums in $OUT/headers.sha256" | tee "$OUT/$TASK.txt"'
+    'echo "$# public headers: SHA-256 sums in headers.sha256" | tee "$OUT/$TASK.txt"'
 )
 CHECK_JSON = """
 import json, os, sys
@@ -54,9 +54,9 @@ for path in sys.argv[1:]:
         with open(path, encoding="utf-8") as file:
             json.load(file)
     except ValueError as error:
-        bad.append(f"{path} (line {getattr(error, 'lineno', '?')})")
+        bad.append(f"{path}:{getattr(error, 'lineno', '?')}")
 total = len(sys.argv) - 1
-line = f"JSON: {total - len(bad)} of {total} files parse"
+line = f"{total - len(bad)} of {total} JSON files parse"
 line += "; malformed: " + ", ".join(bad) if bad else ""
 print(line)
 with open(os.path.join(os.environ["OUT"], os.environ["TASK"] + ".txt"), "w", encoding="utf-8") as file:
@@ -135,10 +135,10 @@ def plan(root, out):
         "input": {"argv": ["sh", "-c", REPORT, "sh", *findings], "env": {"OUT": out}},
     })
 
-    counted = sum(len(files) for files in found.values())
-    kinds = ", ".join(f"{len(files)} {names[key]}" for key, files in found.items() if files)
-    summary = f"{counted} files ({kinds}), {others} others: {len(children)} tasks planned"
-    return {"output": {"summary": summary}, "trace": {"root": root, "reasons": reasons}, "childTasks": children}
+    tally = {names[key]: len(files) for key, files in found.items() if files}
+    summary = f"{sum(tally.values())} files of {len(tally)} kinds, {others} others: {len(children)} tasks planned"
+    output = {"summary": summary, "tally": tally}
+    return {"output": output, "trace": {"root": root, "reasons": reasons}, "childTasks": children}
 
 
 def main():

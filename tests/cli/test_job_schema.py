@@ -71,6 +71,18 @@ BOTH_REFUSE = {
     "shell-env-not-strings": ("tasks/0/input/env/LEVEL", '"env".LEVEL must be a string, got 3'),
     "shell-env-bad-name": ("tasks/0/input/env", '"env" has an invalid variable name "A=B"'),
     "shell-stdout-unknown": ("tasks/0/input/stdout", '"stdout" must be "text" or "json", got "yaml"'),
+    "http-without-url": ("tasks/0/input", '"url" is required'),
+    "http-url-not-web": ("tasks/0/input/url", '"url" must start with http:// or https://, got "ftp://example.com/file"'),
+    "http-method-lower-case": ("tasks/0/input/method", '"method" must be an upper-case HTTP method'),
+    "http-json-and-body": ("tasks/0/input", 'give "json" or "body", not both'),
+    "http-bad-result": ("tasks/0/input/result", '"result" must be "response" (the default) or "body", got "headers"'),
+    "http-header-two-lines": ("tasks/0/input/headers/X-Note", '"headers".X-Note must be a one-line string'),
+    "llm-without-prompt": ("tasks/0/input", 'give either "prompt": "..." or "messages"'),
+    "llm-prompt-and-messages": ("tasks/0/input", 'give either "prompt": "..." or "messages"'),
+    "llm-message-without-role": ("tasks/0/input/messages/0", 'each message must be {"role": "...", "content": ...}'),
+    "llm-plan-not-boolean": ("tasks/0/input/plan", '"plan" must be true or false, got "yes"'),
+    "llm-base-url-not-web": ("tasks/0/input/baseUrl", '"baseUrl" must be a URL starting with http:// or https://'),
+    "llm-negative-timeout": ("tasks/0/input/timeout", '"timeout" must be a non-negative integer (milliseconds), got -1'),
 }
 
 # runner-only/<name>.json -> what the runner's message says

@@ -100,8 +100,8 @@ TEST_CASE("job ai-planning: the planner decides the review from the files it fin
     REQUIRE(run.exit_code == 0);
     check_all_succeeded(result, 8);
     const auto plan = task_of(result, "plan");
-    CHECK(plan.at("output") ==
-          json{{"summary", "5 files (2 C++, 2 JSON, 1 Markdown), 1 others: 7 tasks planned"}});
+    CHECK(plan.at("output") == json{{"summary", "5 files of 3 kinds, 1 others: 7 tasks planned"},
+                                    {"tally", {{"C++", 2}, {"JSON", 2}, {"Markdown", 1}}}});
     CHECK(plan.at("children") == json{"count-cpp", "count-json", "count-markdown", "markers", "fingerprint-headers",
                                       "check-json", "report"});
     CHECK(plan.at("trace").at("reasons") ==
@@ -110,12 +110,12 @@ TEST_CASE("job ai-planning: the planner decides the review from the files it fin
     CHECK(stdout_of(result, "count-cpp") == "C++: 2 files, 7 lines; longest src/api.cpp (5 lines)\n");
     CHECK(stdout_of(result, "count-markdown") == "Markdown: 1 file, 1 lines; longest README.md (1 lines)\n");
     CHECK(stdout_of(result, "markers") == "TODO/FIXME comments: 1, at src/api.cpp:2\n");
-    CHECK(stdout_of(result, "check-json") == "JSON: 1 of 2 files parse; malformed: broken.json (line 3)\n");
+    CHECK(stdout_of(result, "check-json") == "1 of 2 JSON files parse; malformed: broken.json:3\n");
     const auto out = scratch_directory() / "jobgraph-examples" / "ai-planning";
-    CHECK(stdout_of(result, "fingerprint-headers") ==
-          "public headers fingerprinted: 1, SHA-256 sums in " + (out / "headers.sha256").string() + "\n");
+    CHECK(stdout_of(result, "fingerprint-headers") == "1 public headers: SHA-256 sums in headers.sha256\n");
+    CHECK(read_file(out / "headers.sha256").ends_with("  include/lib/api.hpp\n"));
     CHECK(stdout_of(result, "report") == "report.txt: 6 findings in " + out.string() + "\n");
-    CHECK(lines_of(read_file(out / "report.txt")).at(5) == "JSON: 1 of 2 files parse; malformed: broken.json (line 3)");
+    CHECK(lines_of(read_file(out / "report.txt")).at(5) == "1 of 2 JSON files parse; malformed: broken.json:3");
     // The report waited for every other check.
     for (const auto& id : plan.at("children")) {
         if (id == "report") continue;
@@ -137,7 +137,7 @@ TEST_CASE("job ai-planning: as shipped, it reviews this repository", "[cli][jobs
     }
     CHECK(children.back() == "report");
     // This repository holds one malformed JSON file on purpose, for the runner's tests.
-    CHECK(stdout_of(result, "check-json").find("; malformed: tests/cli/jobs/malformed.json (line 4)") !=
+    CHECK(stdout_of(result, "check-json").find("; malformed: tests/cli/jobs/malformed.json:4") !=
           std::string::npos);
     CHECK(stdout_of(result, "report").starts_with("report.txt: " + std::to_string(children.size() - 1) + " findings"));
 }
