@@ -77,8 +77,12 @@ TEST_CASE("services lists every built-in with its plan-mode flag", "[cli][servic
     const auto run = run_cli({"services"});
     REQUIRE(run.exit_code == 0);
     const std::vector<std::pair<std::string, std::string>> expected{
-        {"core/echo", "allowed"},   {"core/fail", "allowed"},  {"core/gather", "allowed"},
-        {"core/sleep", "allowed"},  {"core/spawn", "allowed"}, {"shell/run", "not allowed"},
+        {"core/echo", "allowed"},  {"core/fail", "allowed"},  {"core/gather", "allowed"},
+        {"core/sleep", "allowed"}, {"core/spawn", "allowed"},
+#ifdef JOBGRAPH_WITH_CURL
+        {"http/request", "not allowed"}, {"llm/chat", "allowed"},
+#endif
+        {"shell/run", "not allowed"},
     };
     std::istringstream lines(run.out);
     std::string line;
