@@ -88,7 +88,8 @@ TEST_CASE("job ai-planning: the planner decides the review from the files it fin
     std::filesystem::create_directories(tree / "src");
     std::filesystem::create_directories(tree / "build");
     std::ofstream(tree / "include" / "lib" / "api.hpp") << "#pragma once\nint answer();\n";
-    std::ofstream(tree / "src" / "api.cpp") << "#include <lib/api.hpp>\n" + marker_comment + "\nint answer() {\n    return 42;\n}\n";
+    std::ofstream(tree / "src" / "api.cpp")
+        << "#include <lib/api.hpp>\n" + marker_comment + "\nint answer() {\n    return 42;\n}\n";
     std::ofstream(tree / "config.json") << "{\"ok\": true}\n";
     std::ofstream(tree / "broken.json") << "{\n  \"ok\": \n}\n";
     std::ofstream(tree / "README.md") << "# lib\n";
@@ -102,8 +103,8 @@ TEST_CASE("job ai-planning: the planner decides the review from the files it fin
     const auto plan = task_of(result, "plan");
     CHECK(plan.at("output") == json{{"summary", "5 files of 3 kinds, 1 others: 7 tasks planned"},
                                     {"tally", {{"C++", 2}, {"JSON", 2}, {"Markdown", 1}}}});
-    CHECK(plan.at("children") == json{"count-cpp", "count-json", "count-markdown", "markers", "fingerprint-headers",
-                                      "check-json", "report"});
+    CHECK(plan.at("children") ==
+          json{"count-cpp", "count-json", "count-markdown", "markers", "fingerprint-headers", "check-json", "report"});
     CHECK(plan.at("trace").at("reasons") ==
           json{"2 C++ files: look for TODO/FIXME comments", "1 public headers under include/: record their SHA-256",
                "2 JSON files: check that each parses", "nothing to count for: CMake, Python, shell"});
@@ -137,8 +138,7 @@ TEST_CASE("job ai-planning: as shipped, it reviews this repository", "[cli][jobs
     }
     CHECK(children.back() == "report");
     // This repository holds one malformed JSON file on purpose, for the runner's tests.
-    CHECK(stdout_of(result, "check-json").find("; malformed: tests/cli/jobs/malformed.json:4") !=
-          std::string::npos);
+    CHECK(stdout_of(result, "check-json").find("; malformed: tests/cli/jobs/malformed.json:4") != std::string::npos);
     CHECK(stdout_of(result, "report").starts_with("report.txt: " + std::to_string(children.size() - 1) + " findings"));
 }
 
@@ -149,9 +149,10 @@ TEST_CASE("job data-processing: fetch, three transform and write chains, gather"
     check_all_succeeded(result, 8);
     CHECK(ids_of(result) == std::set<std::string>{"fetch", "transform-words", "transform-sizes", "transform-digests",
                                                   "write-frequencies", "write-sizes", "write-duplicates", "gather"});
-    for (const auto& [transform, write] : std::map<std::string, std::string>{
-             {"transform-words", "write-frequencies"}, {"transform-sizes", "write-sizes"},
-             {"transform-digests", "write-duplicates"}}) {
+    for (const auto& [transform, write] :
+         std::map<std::string, std::string>{{"transform-words", "write-frequencies"},
+                                            {"transform-sizes", "write-sizes"},
+                                            {"transform-digests", "write-duplicates"}}) {
         CHECK(started(result, transform) >= completed(result, "fetch"));
         CHECK(started(result, write) >= completed(result, transform));
         CHECK(started(result, "gather") >= completed(result, write));
@@ -170,13 +171,17 @@ TEST_CASE("job data-processing: fetch, three transform and write chains, gather"
     }
     std::sort(links.begin(), links.end());
     CHECK(stdout_of(result, "fetch").starts_with("fetched " + std::to_string(texts) + " license texts, "));
-    CHECK(stdout_of(result, "transform-sizes") == "measured " + std::to_string(texts) + " texts (lines, words, bytes)\n");
+    CHECK(stdout_of(result, "transform-sizes") ==
+          "measured " + std::to_string(texts) + " texts (lines, words, bytes)\n");
     CHECK(lines_of(read_file(example_output("data-processing", "duplicates.txt"))) == links);
     CHECK(lines_of(read_file(example_output("data-processing", "sizes.csv"))).size() == texts + 1);
     CHECK(lines_of(read_file(example_output("data-processing", "word-frequencies.csv"))).size() == 21);
     const auto gathered = task_of(result, "gather").at("output");
     CHECK(gathered.size() == 3);
-    CHECK(gathered.at("write-frequencies").at("stdout").get<std::string>().starts_with("word-frequencies.csv, top 3: license "));
+    CHECK(gathered.at("write-frequencies")
+              .at("stdout")
+              .get<std::string>()
+              .starts_with("word-frequencies.csv, top 3: license "));
     CHECK(gathered.at("write-duplicates").at("exitCode") == 0);
 }
 
@@ -225,7 +230,8 @@ TEST_CASE("job conditional-pipeline: a valid table takes import, summarise, publ
           static_cast<std::size_t>(table.rows) + 1);
 }
 
-TEST_CASE("job conditional-pipeline-invalid: a damaged table takes quarantine, report-problems", "[cli][jobs][examples]") {
+TEST_CASE("job conditional-pipeline-invalid: a damaged table takes quarantine, report-problems",
+          "[cli][jobs][examples]") {
     CliRun run;
     const auto result = run_job_for_result(example_job("conditional-pipeline-invalid.json"), &run);
     REQUIRE(run.exit_code == 0);
@@ -243,7 +249,8 @@ TEST_CASE("job conditional-pipeline-invalid: a damaged table takes quarantine, r
           std::vector<std::string>{problems[0], problems[1]});
 }
 
-TEST_CASE("job batch-migration: create, then delete-old and migrate, then import, verify, notify", "[cli][jobs][examples]") {
+TEST_CASE("job batch-migration: create, then delete-old and migrate, then import, verify, notify",
+          "[cli][jobs][examples]") {
     CliRun run;
     const auto result = run_job_for_result(example_job("batch-migration.json"), &run);
     REQUIRE(run.exit_code == 0);
@@ -278,11 +285,14 @@ TEST_CASE("every built-in service does what cli.md says", "[cli][services]") {
         CHECK(task_of(result, "echo").at("output") == json{{"city", "Lyon"}, {"childTasks", "not obeyed"}});
         CHECK(task_of(result, "echo").at("children").empty());
     }
-    SECTION("core/sleep") { CHECK(task_of(result, "nap").at("output") == json{{"sleptMs", 5}}); }
+    SECTION("core/sleep") {
+        CHECK(task_of(result, "nap").at("output") == json{{"sleptMs", 5}});
+    }
     SECTION("shell/run with cwd, env, and both streams") {
         CHECK(task_of(result, "where").at("output") == json{{"exitCode", 0}, {"stdout", "/\n"}, {"stderr", ""}});
         CHECK(stdout_of(result, "greet") == "bonjour\n");
-        CHECK(task_of(result, "both").at("output") == json{{"exitCode", 0}, {"stdout", "to-out\n"}, {"stderr", "to-err\n"}});
+        CHECK(task_of(result, "both").at("output") ==
+              json{{"exitCode", 0}, {"stdout", "to-out\n"}, {"stderr", "to-err\n"}});
     }
     SECTION("core/spawn nests and outputs its \"output\" (or {})") {
         CHECK(task_of(result, "fan").at("output") == json{{"planned", 2}});
