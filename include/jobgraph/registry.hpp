@@ -27,6 +27,9 @@ struct HandlerOptions {
     bool side_effect_free = false;  ///< allowed to run in plan mode
     InputCheck input_check{};       ///< optional
     std::string description{};      ///< one line, for listings
+    /// An example input as JSON text, e.g. `{"ms": 100}`; empty if none. Shown to planners
+    /// (llm/chat with "plan": true tells the model each service's description and example).
+    std::string input_example{};
 };
 
 /// @brief A registered handler.

@@ -1,8 +1,9 @@
 #pragma once
 /// @file services.hpp
-/// @brief Ready-made handlers: core/echo, core/sleep, core/fail, core/spawn, core/gather and
-/// shell/run. They are what the `jobgraph` runner offers; a program of your own can offer them
-/// beside its own handlers. Link `jobgraph::services`.
+/// @brief Ready-made handlers: core/echo, core/sleep, core/fail, core/spawn, core/gather,
+/// shell/run, and, when built with libcurl (JOBGRAPH_WITH_CURL), http/request and llm/chat.
+/// They are what the `jobgraph` runner offers; a program of your own can offer them beside its
+/// own handlers. Link `jobgraph::services`. docs/services.md describes each one.
 
 #include <jobgraph/registry.hpp>
 
@@ -10,6 +11,16 @@ namespace jobgraph::services {
 
 /// @brief Registers every built-in service in @p registry. Throws std::invalid_argument if
 /// one of their service/command pairs is registered already.
+///
+/// llm/chat keeps a reference to @p registry: in plan mode it tells the model about every
+/// service registered there when it runs (those added later included). Keep the registry where
+/// it is (do not move it) for as long as jobs run with it.
+///
+/// @code
+/// jobgraph::HandlerRegistry registry;
+/// jobgraph::services::register_builtin(registry);
+/// registry.add("images", "resize", resize_image, {.input_example = R"({"path": "a.png", "width": 640})"});
+/// @endcode
 void register_builtin(HandlerRegistry& registry);
 
 }  // namespace jobgraph::services

@@ -1,5 +1,7 @@
 #include "services/shell_run.hpp"
 
+#include "services/process_sweep.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -24,8 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Output beyond this is dropped (and the drop noted) so a chatty program cannot exhaust memory.
-constexpr std::size_t max_captured_bytes = 1 << 20;
 // How often a waiting runner looks at the stop token.
 constexpr auto stop_poll_interval = 20ms;
 // How long a stopped program may take to exit after SIGTERM before it gets SIGKILL.
@@ -90,15 +90,20 @@ struct SpawnSetup {
     }
 };
 
-// The runner's environment with the invocation's entries added or replaced.
-std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides) {
+// The runner's environment with the invocation's entries added or replaced, and the marker
+// that lets its descendants be found.
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides,
+                                            const std::string& marker_entry) {
     std::vector<std::string> entries;
     for (char** entry = environ; entry && *entry; ++entry) {
         const std::string_view text(*entry);
         const auto name = text.substr(0, text.find('='));
-        if (!overrides.contains(std::string(name))) entries.emplace_back(text);
+        if (!overrides.contains(std::string(name)) && name != process_marker_variable) entries.emplace_back(text);
     }
-    for (const auto& [name, value] : overrides) entries.push_back(name + "=" + value);
+    for (const auto& [name, value] : overrides) {
+        if (name != process_marker_variable) entries.push_back(name + "=" + value);
+    }
+    entries.push_back(marker_entry);
     return entries;
 }
 
@@ -110,17 +115,17 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
     return pointers;
 }
 
-void append_capped(std::string& captured, const char* data, std::size_t size, bool& truncated) {
-    const std::size_t room = captured.size() < max_captured_bytes ? max_captured_bytes - captured.size() : 0;
-    captured.append(data, std::min(room, size));
-    if (size > room) truncated = true;
+// Appends what fits; returns false when @p size bytes would take @p captured past the limit.
+bool append_within_limit(std::string& captured, const char* data, std::size_t size) {
+    if (size > program_output_limit - captured.size()) return false;
+    captured.append(data, size);
+    return true;
 }
 
-/// Reads both pipes until both reach end of file or the stop token turns on.
+/// Reads both pipes until both reach end of file, the stop token turns on, or one stream goes
+/// past the limit (noted in the outcome).
 void drain_output(Pipe& out, Pipe& err, ProgramOutcome& outcome, const std::stop_token& stop) {
-    bool out_truncated = false;
-    bool err_truncated = false;
-    char buffer[8192];
+    char buffer[65536];
     while ((out.read_end.is_open() || err.read_end.is_open()) && !stop.stop_requested()) {
         pollfd fds[2] = {{out.read_end.get(), POLLIN, 0}, {err.read_end.get(), POLLIN, 0}};
         const int ready = ::poll(fds, 2, static_cast<int>(stop_poll_interval.count()));
@@ -131,42 +136,57 @@ void drain_output(Pipe& out, Pipe& err, ProgramOutcome& outcome, const std::stop
             Pipe& pipe = i == 0 ? out : err;
             const ssize_t got = ::read(pipe.read_end.get(), buffer, sizeof buffer);
             if (got > 0) {
-                append_capped(i == 0 ? outcome.stdout_text : outcome.stderr_text, buffer,
-                              static_cast<std::size_t>(got), i == 0 ? out_truncated : err_truncated);
+                std::string& captured = i == 0 ? outcome.stdout_text : outcome.stderr_text;
+                if (!append_within_limit(captured, buffer, static_cast<std::size_t>(got))) {
+                    outcome.overflowed_stream = i == 0 ? "stdout" : "stderr";
+                    return;
+                }
             } else if (got == 0 || errno != EINTR) {
                 pipe.read_end.close();
             }
         }
     }
-    if (out_truncated) outcome.stdout_text += "\n[output truncated]";
-    if (err_truncated) outcome.stderr_text += "\n[output truncated]";
 }
 
-/// Waits for the process to exit; returns false if the stop token turned on first.
-bool wait_for_exit(pid_t pid, int& status, const std::stop_token& stop) {
+// Whether the program has exited, without reaping it: while it is an unreaped zombie its pid,
+// and so its process group id, cannot be given to another process.
+bool has_exited(pid_t pid) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno == EINTR) return false;
+        throw std::runtime_error("waitid: " + system_error_text(errno));
+    }
+    return info.si_pid == pid;
+}
+
+/// Waits for the program to exit (it is not reaped); returns false if the stop token turned on first.
+bool wait_for_exit(pid_t pid, const std::stop_token& stop) {
     // Usually the program is gone just after its pipes closed: start with short naps.
     auto nap = std::chrono::milliseconds{1};
     for (;;) {
-        const pid_t done = ::waitpid(pid, &status, WNOHANG);
-        if (done == pid) return true;
-        if (done < 0 && errno != EINTR) throw std::runtime_error("waitpid: " + system_error_text(errno));
+        if (has_exited(pid)) return true;
         if (stop.stop_requested()) return false;
         std::this_thread::sleep_for(nap);
         nap = std::min(nap * 2, std::chrono::duration_cast<std::chrono::milliseconds>(stop_poll_interval));
     }
 }
 
-// The program runs in its own process group, so this also ends anything it started itself.
-void terminate_process_group(pid_t pid, int& status) {
-    ::kill(-pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + termination_grace;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::waitpid(pid, &status, WNOHANG) == pid) return;
-        std::this_thread::sleep_for(5ms);
-    }
-    ::kill(-pid, SIGKILL);
+int reap(pid_t pid) {
+    int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    return status;
+}
+
+// Ends the program, its process group and every process that carries its marker: SIGTERM,
+// then SIGKILL to whatever is left after the grace period. The program is not reaped here.
+void end_everything(pid_t pid, const std::string& marker_entry) {
+    ::kill(-pid, SIGTERM);
+    for (const pid_t escaped : processes_marked_with(marker_entry)) ::kill(escaped, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + termination_grace;
+    while (std::chrono::steady_clock::now() < deadline && !has_exited(pid)) std::this_thread::sleep_for(5ms);
+    ::kill(-pid, SIGKILL);  // the group may outlive its leader
+    kill_marked_processes(marker_entry);
 }
 
 }  // namespace
@@ -196,7 +216,8 @@ ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token 
                              POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     std::vector<std::string> argv = invocation.argv;
-    std::vector<std::string> environment = merged_environment(invocation.env);
+    const std::string marker_entry = new_process_marker();
+    std::vector<std::string> environment = merged_environment(invocation.env, marker_entry);
     auto argv_pointers = pointers_to(argv);
     auto env_pointers = pointers_to(environment);
 
@@ -213,16 +234,18 @@ ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token 
     err.write_end.close();
 
     ProgramOutcome outcome;
-    int status = 0;
     drain_output(out, err, outcome, stop);
-    if (!wait_for_exit(pid, status, stop)) {
-        terminate_process_group(pid, status);
-        outcome.stopped = true;
-    } else if (stop.stop_requested() && (out.read_end.is_open() || err.read_end.is_open())) {
-        // The program exited but something it started still holds the pipes open.
-        ::kill(-pid, SIGKILL);
-        outcome.stopped = true;
+    // Once the pipes are closed the program is usually gone; if it is still running (or
+    // something it started still holds the pipes), a stop or an overflow ends all of it.
+    const bool pipes_held = out.read_end.is_open() || err.read_end.is_open();
+    const bool must_end = !outcome.overflowed_stream.empty() || pipes_held || !wait_for_exit(pid, stop);
+    if (must_end) {
+        end_everything(pid, marker_entry);
+        outcome.stopped = outcome.overflowed_stream.empty();
     }
+    const int status = reap(pid);
+    // Reaping the program let the kernel hand its orphans on; sweep once more for any of them.
+    if (must_end) kill_marked_processes(marker_entry);
     if (WIFEXITED(status)) {
         outcome.exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

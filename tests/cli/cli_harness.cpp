@@ -36,7 +36,7 @@ std::string shell_quoted(const std::string& text) {
 
 }  // namespace
 
-std::filesystem::path scratch_path(const std::string& name) {
+const std::filesystem::path& scratch_directory() {
     // One directory per test process: ctest may run several test cases at once.
     struct ScratchDirectory {
         std::filesystem::path path =
@@ -48,9 +48,12 @@ std::filesystem::path scratch_path(const std::string& name) {
         }
     };
     static const ScratchDirectory scratch;
-    const auto& directory = scratch.path;
+    return scratch.path;
+}
+
+std::filesystem::path scratch_path(const std::string& name) {
     static std::atomic<int> counter{0};
-    return directory / (std::to_string(counter++) + "-" + name);
+    return scratch_directory() / (std::to_string(counter++) + "-" + name);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -65,7 +68,10 @@ CliRun run_cli(const std::vector<std::string>& args) { return run_binary(JOBGRAP
 CliRun run_binary(const std::string& binary, const std::vector<std::string>& args) {
     const auto out_path = scratch_path("stdout.txt");
     const auto err_path = scratch_path("stderr.txt");
-    std::string command = shell_quoted(binary);
+    // From the repository root, as the README runs the example jobs; their scratch files go to
+    // $TMPDIR, here this process's own directory, so that test cases running at once keep apart.
+    std::string command = "cd " + shell_quoted(REPOSITORY_DIR) + " && TMPDIR=" +
+                          shell_quoted(scratch_directory().string()) + " exec " + shell_quoted(binary);
     for (const auto& arg : args) command += " " + shell_quoted(arg);
     command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
 
@@ -101,7 +107,7 @@ CliRun run_cli_on_terminal(const std::vector<std::string>& args) {
     if (pid == 0) {
         const int in = ::open("/dev/null", O_RDONLY);
         const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || out < 0) ::_exit(126);
+        if (in < 0 || out < 0 || ::chdir(REPOSITORY_DIR) != 0) ::_exit(126);
         ::dup2(in, STDIN_FILENO);
         ::dup2(out, STDOUT_FILENO);
         ::dup2(child_side, STDERR_FILENO);

@@ -16,7 +16,8 @@ struct CliRun {
     double seconds = 0.0;
 };
 
-/// @brief Runs `jobgraph <args...>` with stdin from /dev/null.
+/// @brief Runs `jobgraph <args...>` from the repository root with stdin from /dev/null and
+/// TMPDIR set to scratch_directory().
 CliRun run_cli(const std::vector<std::string>& args);
 /// @brief Runs any program the same way (used for the example programs).
 CliRun run_binary(const std::string& binary, const std::vector<std::string>& args);
@@ -29,6 +30,8 @@ std::string example_job(const std::string& file_name);
 /// @brief A test job under tests/cli/jobs/.
 std::string fixture_job(const std::string& file_name);
 
+/// @brief This test process's scratch directory; the runs' TMPDIR.
+const std::filesystem::path& scratch_directory();
 /// @brief A fresh path in this test process's scratch directory.
 std::filesystem::path scratch_path(const std::string& name);
 

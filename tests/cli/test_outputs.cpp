@@ -127,7 +127,7 @@ TEST_CASE("run --json FILE holds the result in the contract's shape", "[cli][jso
         }
     }
     SECTION("a spawned child records its parent and depth") {
-        const auto result = run_job_for_result(example_job("ai-planning.json"));
+        const auto result = run_job_for_result(fixture_job("nested-spawn.json"));
         const auto email = task_of(result, "notify-email");
         CHECK(email.at("parentId") == "notify");
         CHECK(email.at("depth") == 2);
@@ -145,14 +145,14 @@ TEST_CASE("run --json - writes only the result to stdout - the summary goes to s
     const auto result = json::parse(run.out);  // throws if anything else is on stdout
     check_result_shape(result);
     CHECK(result.at("name") == "batch-migration");
-    CHECK(result.at("stats").at("total") == 7);
+    CHECK(result.at("stats").at("total") == 8);
     CHECK(run.err.find("job batch-migration: succeeded") != std::string::npos);
 }
 
 TEST_CASE("run --dot draws every task spawned children included with status colours", "[cli][dot]") {
-    SECTION("ai-planning: dependency edges and dashed child edges") {
+    SECTION("nested spawns: dependency edges and dashed child edges") {
         const auto dot_path = scratch_path("graph.dot");
-        const auto run = run_cli({"run", example_job("ai-planning.json"), "--dot", dot_path.string(), "--quiet"});
+        const auto run = run_cli({"run", fixture_job("nested-spawn.json"), "--dot", dot_path.string(), "--quiet"});
         REQUIRE(run.exit_code == 0);
         const auto text = read_file(dot_path);
         CHECK(text.rfind("digraph", 0) == 0);
