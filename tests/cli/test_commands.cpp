@@ -196,7 +196,7 @@ TEST_CASE("a store that fails during the run: exit 1, and the message names the 
     CHECK(run.err.find(db, message) != std::string::npos);
 }
 
-TEST_CASE("--quiet still prints a job-level error on stderr", "[cli][exit]") {
+TEST_CASE("with --quiet a job-level error is still printed on stderr", "[cli][exit]") {
     const auto run = run_cli({"run", fixture_job("stop.json"), "--quiet"});
     CHECK(run.exit_code == 1);
     CHECK(run.out.empty());

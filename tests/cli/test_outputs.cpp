@@ -210,7 +210,7 @@ TEST_CASE("run --dot - writes the graph to stdout and the summary to stderr", "[
     CHECK_FALSE(std::filesystem::exists("-"));
 }
 
-TEST_CASE("--json - and --dot - together are refused before anything runs", "[cli][dot][exit]") {
+TEST_CASE("both --json - and --dot - are refused before anything runs", "[cli][dot][exit]") {
     for (const std::string command : {"run", "resume"}) {
         INFO(command);
         const std::vector<std::string> args =
@@ -223,7 +223,7 @@ TEST_CASE("--json - and --dot - together are refused before anything runs", "[cl
     }
 }
 
-TEST_CASE("--dot keeps ids with quotes, backslashes and control characters inside their strings", "[cli][dot]") {
+TEST_CASE("run --dot keeps ids with quotes, backslashes and control characters inside their strings", "[cli][dot]") {
     const auto job = scratch_path("quoted.json");
     std::ofstream(job)
         << json{{"name", "say \"hi\"\n"},
