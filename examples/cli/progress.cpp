@@ -1,5 +1,7 @@
 #include "progress.hpp"
 
+#include "terminal_text.hpp"
+
 #include <fmt/format.h>
 
 namespace jobgraph::cli {
@@ -12,7 +14,7 @@ ProgressLine::~ProgressLine() { stop_ticking(); }
 
 void ProgressLine::on_job_started(std::string_view job_name, std::size_t /*initial_tasks*/) {
     std::lock_guard lock(mutex_);
-    job_name_ = job_name;
+    job_name_ = terminal_safe(job_name);
     started_ = std::chrono::steady_clock::now();
     redraw_locked();
     // Elapsed time should move even while a long task produces no events.

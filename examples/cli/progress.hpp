@@ -50,7 +50,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool finished_ = false;
-    std::string job_name_;
+    std::string job_name_;  // terminal_safe
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last_drawn_{};
     std::unordered_map<std::string, TaskStatus> statuses_;

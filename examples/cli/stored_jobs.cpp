@@ -1,5 +1,7 @@
 #include "stored_jobs.hpp"
 
+#include "terminal_text.hpp"
+
 #include <jobgraph/store.hpp>
 
 #include <fmt/format.h>
@@ -23,9 +25,10 @@ int resume_and_report(const std::string& db, SqliteStore& store, const std::stri
         const auto progress = make_progress(options);
         result = orchestrator.resume(job_id, store, progress.get());
     }
-    const int status = report_result(result, options);
+    const int status = report_result(result, options, db);
     if (result.status == JobStatus::awaiting_approval && !options.quiet) {
-        fmt::print(stderr, "to run the planned tasks: jobgraph approve {} {}\n", db, job_id);
+        fmt::print(stderr, "to run the planned tasks: jobgraph approve {} {}\n", terminal_safe(db),
+                   terminal_safe(job_id));
     }
     return status;
 }
@@ -38,7 +41,7 @@ int run_stored_job(const nlohmann::json& job, const std::string& db, const Orche
         SqliteStore store(db);
         const std::string job_id = store.create_job(job.get<JobSpec>());
         // Before the run, so the id is known even if this process dies; stderr keeps stdout clean.
-        fmt::print(stderr, "job id: {}\n", job_id);
+        fmt::print(stderr, "job id: {}\n", terminal_safe(job_id));
         std::fflush(stderr);
         return resume_and_report(db, store, job_id, orchestrator, options);
     } catch (const StoreError& error) {
@@ -70,8 +73,8 @@ int resume_stored_job(const std::string& db, const std::string& job_id, bool app
             if (approved > 0) ended = false;
         }
         if (ended && !options.quiet) {
-            fmt::print(stderr, "job {} had already ended ({}); its stored result follows, nothing ran\n", job_id,
-                       to_string(stored->result->status));
+            fmt::print(stderr, "job {} had already ended ({}); its stored result follows, nothing ran\n",
+                       terminal_safe(job_id), to_string(stored->result->status));
             std::fflush(stderr);
         }
         return resume_and_report(db, store, job_id, orchestrator, options);

@@ -33,12 +33,68 @@ std::string_view fill_colour(TaskStatus status) {
     return "lightgrey";
 }
 
-// The text between DOT's double quotes.
+struct CodePoint {
+    char32_t value;
+    std::size_t length;  // bytes it takes in the text
+    bool valid;
+};
+
+// One UTF-8 sequence at @p at; an invalid one (overlong, surrogate, past U+10FFFF, cut short)
+// takes a single byte.
+CodePoint decode_utf8_at(std::string_view text, std::size_t at) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    constexpr CodePoint invalid{0xFFFD, 1, false};
+    const unsigned char lead = byte(at);
+    if (lead < 0x80) return {lead, 1, true};
+    std::size_t length = 0;
+    char32_t value = 0;
+    char32_t smallest = 0;
+    if ((lead & 0xE0) == 0xC0) {
+        length = 2, value = lead & 0x1F, smallest = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+        length = 3, value = lead & 0x0F, smallest = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+        length = 4, value = lead & 0x07, smallest = 0x10000;
+    } else {
+        return invalid;
+    }
+    if (text.size() - at < length) return invalid;
+    for (std::size_t i = 1; i < length; ++i) {
+        if ((byte(at + i) & 0xC0) != 0x80) return invalid;
+        value = (value << 6) | (byte(at + i) & 0x3F);
+    }
+    if (value < smallest || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return invalid;
+    return {value, length, true};
+}
+
+// The text between DOT's double quotes, shown as written. Quotes and backslashes are escaped
+// (so no \N, \G or \l of Graphviz's label language applies), control characters, NUL among
+// them, appear as visible escapes such as \n or \x1b, and bytes that are not UTF-8 (the
+// charset DOT files default to) become U+FFFD.
 std::string escaped(std::string_view text) {
     std::string out;
-    for (const char c : text) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        const CodePoint c = decode_utf8_at(text, at);
+        if (!c.valid) {
+            out += "\xEF\xBF\xBD";
+        } else if (c.value == '"' || c.value == '\\') {
+            out += '\\';
+            out += static_cast<char>(c.value);
+        } else if (c.value == '\n') {
+            out += "\\\\n";
+        } else if (c.value == '\r') {
+            out += "\\\\r";
+        } else if (c.value == '\t') {
+            out += "\\\\t";
+        } else if (c.value < 0x20 || c.value == 0x7F) {
+            out += fmt::format("\\\\x{:02x}", static_cast<unsigned>(c.value));
+        } else if (c.value >= 0x80 && c.value <= 0x9F) {
+            out += fmt::format("\\\\u{:04x}", static_cast<unsigned>(c.value));
+        } else {
+            out += text.substr(at, c.length);
+        }
+        at += c.length;
     }
     return out;
 }

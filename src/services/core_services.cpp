@@ -54,13 +54,31 @@ json echo(TaskContext& ctx) {
     return json{{"output", ctx.input()}};
 }
 
+// The moment @p ms milliseconds from now, or the clock's last moment if that is later: a huge
+// "ms" must mean "sleep until stopped", not overflow into the past and return at once.
+std::chrono::steady_clock::time_point saturated_deadline(std::int64_t ms) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point now = Clock::now();
+    const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+    if (ms >= room.count()) return Clock::time_point::max();
+    return now + std::chrono::milliseconds{ms};
+}
+
 json sleep_for_a_while(TaskContext& ctx) {
     const auto ms = ctx.input().at("ms").get<std::int64_t>();
+    const auto deadline = saturated_deadline(ms);
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
+    // Waits an hour at a time, so no wait hands the library a time point near the clock's end.
     // Returns early when the job asks its handlers to stop.
-    wake.wait_for(lock, ctx.stop_token(), std::chrono::milliseconds{ms}, [] { return false; });
+    constexpr auto longest_wait = std::chrono::hours{1};
+    while (!ctx.stop_token().stop_requested()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        const auto until = deadline - now > longest_wait ? now + longest_wait : deadline;
+        wake.wait_until(lock, ctx.stop_token(), until, [] { return false; });
+    }
     ctx.throw_if_stop_requested();
     return json{{"sleptMs", ms}};
 }

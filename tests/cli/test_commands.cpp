@@ -1,9 +1,10 @@
-// The runner's commands, flags and exit statuses (cli.md, "Commands").
+// The runner's commands, flags and exit statuses (docs/runner.md).
 
 #include "cli_harness.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <regex>
 
 using namespace cli_test;
@@ -159,4 +160,49 @@ TEST_CASE("run --workers 1 runs the same job to the same outcome", "[cli][output
     const auto result = run_job_for_result(fixture_job("nested-spawn.json"), &run, {"--workers", "1"});
     CHECK(run.exit_code == 0);
     CHECK(result.at("stats").at("succeeded") == 8);
+}
+
+TEST_CASE("a --json file that cannot be written: said on stderr, and the job's own status wins", "[cli][exit]") {
+    const auto unwritable = (scratch_path("no-such-directory") / "result.json").string();
+    SECTION("a failed job still exits 1") {
+        const auto run = run_cli({"run", fixture_job("fail.json"), "--json", unwritable, "--quiet"});
+        CHECK(run.exit_code == 1);
+        CHECK(run.err == "jobgraph: " + unwritable + ": cannot write the result JSON\n");
+    }
+    SECTION("a job awaiting approval still exits 3") {
+        const auto run = run_cli({"run", fixture_job("approval.json"), "--dot", unwritable, "--quiet"});
+        CHECK(run.exit_code == 3);
+        CHECK(run.err == "jobgraph: " + unwritable + ": cannot write the DOT graph\n");
+    }
+    SECTION("a succeeded job exits 2: what was asked for is missing") {
+        const auto run = run_cli({"run", example_job("batch-migration.json"), "--json", unwritable, "--quiet"});
+        CHECK(run.exit_code == 2);
+        CHECK(run.err == "jobgraph: " + unwritable + ": cannot write the result JSON\n");
+    }
+}
+
+TEST_CASE("a store that fails during the run: exit 1, and the message names the store even with --quiet",
+          "[cli][exit][store]") {
+    // The task removes its own job from the store (with the sqlite3 tool), so the runner's next write there fails.
+    const auto db = scratch_path("jobs.db").string();
+    const std::vector<std::string> argv{"sqlite3", "-cmd", ".timeout 5000", db, "DELETE FROM tasks; DELETE FROM jobs;"};
+    const nlohmann::json spec{
+        {"name", "unstore"},
+        {"tasks", {{{"id", "remove-the-job"}, {"service", "shell"}, {"command", "run"}, {"input", {{"argv", argv}}}}}}};
+    const auto job = scratch_path("unstore.json");
+    std::ofstream(job) << spec.dump();
+    const auto run = run_cli({"run", job.string(), "--store", db, "--quiet"});
+    CHECK(run.exit_code == 1);
+    CHECK(run.out.empty());
+    INFO(run.err);
+    const auto message = run.err.find("\njobgraph: Store failed: ");
+    REQUIRE(message != std::string::npos);
+    CHECK(run.err.find(db, message) != std::string::npos);
+}
+
+TEST_CASE("with --quiet a job-level error is still printed on stderr", "[cli][exit]") {
+    const auto run = run_cli({"run", fixture_job("stop.json"), "--quiet"});
+    CHECK(run.exit_code == 1);
+    CHECK(run.out.empty());
+    CHECK(run.err.rfind("jobgraph: Job execution timeout: 200ms limit exceeded", 0) == 0);
 }

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -353,4 +355,23 @@ TEST_CASE("a stop request kills the running program and aborts its task", "[cli]
     CHECK(task_of(result, "nap").at("status") == "aborted");
     CHECK(task_of(result, "after").at("status") == "aborted");
     CHECK(result.at("stats").at("aborted") == 3);
+}
+
+TEST_CASE("core/sleep with the largest ms sleeps until the job stops it", "[cli][services]") {
+    const auto job = scratch_path("forever.json");
+    std::ofstream(job) << json{{"name", "forever"},
+                               {"timeout", 300},
+                               {"tasks",
+                                {{{"id", "nap"},
+                                  {"service", "core"},
+                                  {"command", "sleep"},
+                                  {"input", {{"ms", std::numeric_limits<std::int64_t>::max()}}}}}}}
+                              .dump();
+    CliRun run;
+    const auto result = run_job_for_result(job.string(), &run);
+    CHECK(run.exit_code == 1);
+    CHECK(run.seconds >= 0.3);
+    CHECK(run.seconds < 10.0);
+    CHECK(task_of(result, "nap").at("status") == "aborted");
+    CHECK(result.at("errorMessage").get<std::string>().rfind("Job execution timeout: 300ms limit exceeded", 0) == 0);
 }

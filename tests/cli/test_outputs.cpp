@@ -1,12 +1,15 @@
-// --json and --dot: the result in the contract's shape (behaviour.md section 7) and the graph.
+// --json and --dot: the job result as JSON in its documented shape, and the task graph as DOT.
 
 #include "cli_harness.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 using namespace cli_test;
@@ -196,4 +199,44 @@ TEST_CASE("run --dot draws every task spawned children included with status colo
         CHECK(graph.status_of.at("deploy") == "planned");
         CHECK(graph.colour_of.at("deploy") == "lightblue");
     }
+}
+
+TEST_CASE("run --dot - writes the graph to stdout and the summary to stderr", "[cli][dot]") {
+    std::filesystem::remove("-");  // a file by that name is what older builds wrote
+    const auto run = run_cli({"run", fixture_job("fail.json"), "--dot", "-"});
+    CHECK(run.exit_code == 1);
+    CHECK(run.out.rfind("digraph G {", 0) == 0);
+    CHECK(parse_dot(run.out).status_of.size() == 3);
+    CHECK(run.err.rfind("job fail: failed", 0) == 0);
+    CHECK_FALSE(std::filesystem::exists("-"));
+}
+
+TEST_CASE("both --json - and --dot - are refused before anything runs", "[cli][dot][exit]") {
+    for (const std::string command : {"run", "resume"}) {
+        INFO(command);
+        const std::vector<std::string> args =
+            command == "run" ? std::vector<std::string>{"run", fixture_job("stop.json"), "--json", "-", "--dot", "-"}
+                             : std::vector<std::string>{"resume", "jobs.db", "1", "--json", "-", "--dot", "-"};
+        const auto run = run_cli(args);
+        CHECK(run.exit_code == 2);
+        CHECK(run.out.empty());
+        CHECK(run.err == "jobgraph: --json - and --dot - cannot both write to stdout; write one of them to a file\n");
+    }
+}
+
+TEST_CASE("run --dot keeps ids with quotes, backslashes and control characters inside their strings", "[cli][dot]") {
+    const auto job = scratch_path("quoted.json");
+    std::ofstream(job)
+        << json{{"name", "say \"hi\"\n"},
+                {"tasks",
+                 {{{"id", "a\"b\\c\nd\x1b"}, {"service", "core"}, {"command", "echo"}},
+                  {{"id", "next"}, {"service", "core"}, {"command", "echo"}, {"dependsOn", {"a\"b\\c\nd\x1b"}}}}}}
+               .dump();
+    const auto run = run_cli({"run", job.string(), "--dot", "-", "--quiet"});
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.out.find("label=\"say \\\"hi\\\"\\\\n (succeeded)\";") != std::string::npos);
+    CHECK(run.out.find(
+              "[label=\"a\\\"b\\\\c\\\\nd\\\\x1b\\ncore/echo\", tooltip=\"a\\\"b\\\\c\\\\nd\\\\x1b (succeeded)\"") !=
+          std::string::npos);
+    CHECK(run.out.find('\x1b') == std::string::npos);
 }
