@@ -2,6 +2,8 @@
 // kept as JSON text, every write one committed transaction.
 #include "jobgraph/store.hpp"
 
+#include "model/json_limits.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -22,6 +24,12 @@ constexpr int schema_version = 1;
 constexpr std::int32_t application_id = 0x4A4F4247;
 constexpr int busy_timeout_ms = 5000;
 constexpr int max_id_attempts = 16;
+// What a stored document adds around the values it holds (inputs, outputs, traces), which came
+// in held to max_json_depth: a spec and a result 3 levels (the job, its task list, a task), a
+// task record 1. A document nested deeper than that holds a value nested too deep.
+constexpr std::size_t spec_levels = 3;
+constexpr std::size_t record_levels = 1;
+constexpr std::size_t result_levels = 3;
 
 constexpr const char* create_schema_sql = R"sql(
 CREATE TABLE jobs (
@@ -85,6 +93,15 @@ std::string encode(const T& value, std::string_view file, Describe describe) {
         return json(value).dump();
     } catch (const json::exception& e) {
         throw StoreError(fmt::format("SqliteStore: cannot write {} to {}: {}", describe(), file, e.what()));
+    }
+}
+
+// A stored document, parsed without recursing.
+json parse_stored(std::string_view text, std::size_t own_levels) {
+    try {
+        return detail::parse_json_within(text, detail::max_json_depth + own_levels);
+    } catch (const detail::JsonTooDeep&) {
+        throw std::runtime_error(fmt::format("a value nests deeper than {} levels", detail::max_json_depth));
     }
 }
 
@@ -202,7 +219,7 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
         "prepare");
     update_result_ = prepare("UPDATE jobs SET result = ?2 WHERE id = ?1", "prepare");
     select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
-    select_tasks_ = prepare("SELECT record FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+    select_tasks_ = prepare("SELECT id, record FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
     select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
 }
 
@@ -277,6 +294,14 @@ bool SqliteStore::Impl::job_exists(std::string_view job_id, std::string_view ope
 }
 
 std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
+    // A spec built in C++ has met no parser's limit; writing it out recurses as deep as it nests.
+    for (std::size_t i = 0; i < spec.tasks.size(); ++i) {
+        if (detail::depth_exceeds(spec.tasks[i].input)) {
+            throw StoreError(fmt::format(
+                "SqliteStore: cannot write the spec of job \"{}\" to {}: tasks[{}]: \"input\" nests deeper than {} levels",
+                spec.name, file_, i, detail::max_json_depth));
+        }
+    }
     const std::string spec_text = encode(spec, file_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });
     const std::lock_guard lock(mutex_);
     Transaction transaction(*this, "BEGIN IMMEDIATE", "create job");
@@ -371,6 +396,7 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
     job.id = std::string(job_id);
     std::string spec_text;
     std::optional<std::string> result_text;
+    std::vector<std::string> task_ids;
     std::vector<std::string> task_texts;
     {
         const std::lock_guard lock(mutex_);
@@ -386,23 +412,32 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
         {
             const StatementUse use(select_tasks_);
             bind_text(use.get(), 1, job_id, "load job");
-            while (step(use.get(), "load job")) task_texts.push_back(column_text(use.get(), 0));
+            while (step(use.get(), "load job")) {
+                task_ids.push_back(column_text(use.get(), 0));
+                task_texts.push_back(column_text(use.get(), 1));
+            }
         }
         transaction.commit("load job");
     }
 
     // Decoding happens outside the lock; a record that does not decode means a damaged store.
-    std::string_view part = "spec";
+    enum class Part { spec, task, result } part = Part::spec;
+    std::size_t task = 0;
     try {
-        job.spec = json::parse(spec_text).get<JobSpec>();
-        part = "task record";
+        job.spec = parse_stored(spec_text, spec_levels).get<JobSpec>();
+        part = Part::task;
         job.tasks.reserve(task_texts.size());
-        for (const auto& text : task_texts) job.tasks.push_back(json::parse(text).get<TaskRecord>());
-        part = "result";
-        if (result_text) job.result = json::parse(*result_text).get<JobResult>();
+        for (; task < task_texts.size(); ++task) {
+            job.tasks.push_back(parse_stored(task_texts[task], record_levels).get<TaskRecord>());
+        }
+        part = Part::result;
+        if (result_text) job.result = parse_stored(*result_text, result_levels).get<JobResult>();
     } catch (const std::exception& e) {
+        const std::string what = part == Part::spec   ? std::string("spec")
+                                 : part == Part::task ? fmt::format("task record \"{}\"", task_ids[task])
+                                                      : std::string("result");
         throw StoreError(
-            fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, part, e.what()));
+            fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, what, e.what()));
     }
     return job;
 }
