@@ -170,9 +170,9 @@ TEST_CASE("problems quote a too deep value by its depth, not by dumping it", "[l
     job["name"] = nested_arrays(513);
     std::vector<std::string> problems;
     detail::read_job(job, problems);
-    CHECK(problems == std::vector<std::string>{
-                          "job: \"name\" must be a string, got a value nested deeper than 512 levels",
-                          "tasks[0]: \"id\" must be a string, got a value nested deeper than 512 levels"});
+    CHECK(problems ==
+          std::vector<std::string>{"job: \"name\" must be a string, got a value nested deeper than 512 levels",
+                                   "tasks[0]: \"id\" must be a string, got a value nested deeper than 512 levels"});
 }
 
 TEST_CASE("a task spec read from JSON refuses a deep input", "[limits][spec]") {

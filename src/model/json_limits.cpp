@@ -180,11 +180,22 @@ bool depth_exceeds(const json& value, std::size_t limit) {
     std::vector<Pending> pending;
     const json* current = &value;
     std::size_t depth = 1;
+    const auto look_at = [&](const json& child) {
+        if (!child.is_structured()) return false;
+        if (depth == limit) return true;
+        pending.push_back(Pending{&child, depth + 1});
+        return false;
+    };
     for (;;) {
-        for (const json& child : *current) {
-            if (!child.is_structured()) continue;
-            if (depth == limit) return true;
-            pending.push_back(Pending{&child, depth + 1});
+        // The containers themselves, not json's iterators: this runs on every task's input.
+        if (current->is_object()) {
+            for (const auto& [key, child] : current->get_ref<const json::object_t&>()) {
+                if (look_at(child)) return true;
+            }
+        } else {
+            for (const json& child : current->get_ref<const json::array_t&>()) {
+                if (look_at(child)) return true;
+            }
         }
         if (pending.empty()) return false;
         current = pending.back().value;

@@ -94,8 +94,7 @@ TaskSpec read_task(const json& j, const Where& where, std::vector<std::string>& 
     if (const auto it = j.find("input"); it != j.end() && !it->is_null()) {
         if (depth_exceeds(*it)) {
             // Left out rather than copied: copying recurses as deep as the value does.
-            problems.push_back(
-                fmt::format("{}: \"input\" nests deeper than {} levels", where.text(), max_json_depth));
+            problems.push_back(fmt::format("{}: \"input\" nests deeper than {} levels", where.text(), max_json_depth));
         } else if (!it->is_object()) {
             problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where.text(), shown(*it)));
         } else {

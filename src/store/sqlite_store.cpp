@@ -297,9 +297,10 @@ std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
     // A spec built in C++ has met no parser's limit; writing it out recurses as deep as it nests.
     for (std::size_t i = 0; i < spec.tasks.size(); ++i) {
         if (detail::depth_exceeds(spec.tasks[i].input)) {
-            throw StoreError(fmt::format(
-                "SqliteStore: cannot write the spec of job \"{}\" to {}: tasks[{}]: \"input\" nests deeper than {} levels",
-                spec.name, file_, i, detail::max_json_depth));
+            throw StoreError(
+                fmt::format("SqliteStore: cannot write the spec of job \"{}\" to {}: tasks[{}]: \"input\" nests deeper "
+                            "than {} levels",
+                            spec.name, file_, i, detail::max_json_depth));
         }
     }
     const std::string spec_text = encode(spec, file_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });

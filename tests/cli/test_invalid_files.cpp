@@ -89,8 +89,8 @@ TEST_CASE("JSON nested deeper than 512 levels names the file line and column", "
         CHECK(validate.exit_code == 2);
         CHECK(run.exit_code == 2);
         CHECK(run.out.empty());
-        CHECK(run.err == "jobgraph: " + path.string() +
-                             ":1:581: JSON nests deeper than 512 levels at line 1, column 581\n");
+        CHECK(run.err ==
+              "jobgraph: " + path.string() + ":1:581: JSON nests deeper than 512 levels at line 1, column 581\n");
         CHECK(validate.err == run.err);
     }
 
