@@ -209,3 +209,30 @@ TEST_CASE("a handler's result is checked with depth_exceeds", "[limits]") {
     result["output"]["v"] = nested_arrays(100'000);
     CHECK(depth_exceeds(result));
 }
+
+TEST_CASE("a spawned child's spec with a deep input is refused", "[limits][spawn]") {
+    SECTION("read from a handler's childTasks") {
+        json child = {{"service", "t"}, {"command", "echo"}};
+        child["input"] = nested_arrays(100'000);
+        std::vector<std::string> problems;
+        detail::read_task(child, detail::Where{"childTasks", 2}, problems);
+        CHECK(problems == std::vector<std::string>{"childTasks[2]: \"input\" nests deeper than 512 levels"});
+    }
+    SECTION("handed over with TaskContext::spawn") {
+        auto registry = basic_registry();
+        registry.add("t", "deep", [](TaskContext& ctx) {
+            TaskSpec child = task("t", "echo");
+            child.input["v"] = nested_arrays(100'000);
+            ctx.spawn(std::move(child));
+            return json{{"spawned", 1}};
+        });
+        const JobResult result = Orchestrator(registry, {.workers = 2}).run(job({task("t", "deep")}));
+        CHECK(result.status == JobStatus::failed);
+        REQUIRE(result.tasks.size() == 1);
+        CHECK(result.at("0").status == TaskStatus::failed);
+        CHECK(result.at("0").output ==
+              json{{"error",
+                    "Child task validation failed for parent 0:\n"
+                    "Invalid input for child task 0-0 (t/echo): input nests deeper than 512 levels"}});
+    }
+}
