@@ -2,6 +2,10 @@
 // and across a crash.
 #include "helpers.hpp"
 
+#include "model/json_limits.hpp"
+
+#include <sqlite3.h>
+
 #include <array>
 #include <cstdint>
 #include <exception>
@@ -98,6 +102,43 @@ JobResult finished_result(const std::vector<TaskRecord>& tasks) {
 }
 
 using Batch = std::vector<TaskWrite>;  // {position, record, history entries saved before}
+
+std::string nested_text(std::size_t levels) {
+    return std::string(levels, '[') + std::string(levels, ']');
+}
+
+// `text` with its one `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(text.find(from, at + 1) == std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+// Writes `text` into the file behind the store's back, as damage or a foreign writer would:
+// `sql` has one parameter, ?1, the text.
+void write_directly(const fs::path& file, const char* sql, const std::string& text) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.string().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_bind_text64(statement, 1, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) == SQLITE_OK);
+    const int rc = sqlite3_step(statement);
+    const int changes = sqlite3_changes(db);
+    sqlite3_finalize(statement);
+    sqlite3_close_v2(db);
+    REQUIRE(rc == SQLITE_DONE);
+    REQUIRE(changes == 1);
+}
+
+std::string store_error_of(const SqliteStore& store, const std::string& id) {
+    try {
+        store.load(id);
+    } catch (const StoreError& error) {
+        return error.what();
+    }
+    return "no error";
+}
 
 }  // namespace
 
@@ -373,4 +414,80 @@ TEST_CASE("SqliteStore refuses files it cannot use", "[store]") {
         }
         CHECK_THROWS_WITH(SqliteStore(db.path()), Catch::Contains("another application"));
     }
+}
+
+TEST_CASE("SqliteStore refuses stored records nested deeper than 512 levels", "[store][limits]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    const auto root = record("0", TaskStatus::succeeded);  // output null, written as "output":null
+    store.save_tasks(id, Batch{{0, &root}});
+    // The changing part of a task's row, as the store keeps it in the tasks table.
+    const std::string record_text =
+        R"({"attempts":1,"children":[],"completedAt":null,"output":null,"startedAt":null,"trace":null})";
+    const std::string spec_text = json(photo_spec()).dump();
+    const std::string message_head = "SqliteStore: job \"" + id + "\" in " + db.path().string() + " has an unreadable ";
+
+    SECTION("a task record's output") {
+        const char* sql = "UPDATE tasks SET outcome = ?1 WHERE position = 0";
+        write_directly(db.path(), sql, replaced(record_text, R"("output":null)", R"("output":)" + nested_text(512)));
+        const auto loaded = store.load(id);
+        REQUIRE(loaded.has_value());
+        CHECK(jobgraph::detail::depth_exceeds(loaded->tasks[0].output, 511));
+
+        for (const std::size_t levels : {std::size_t{513}, std::size_t{100'000}}) {
+            write_directly(db.path(), sql,
+                           replaced(record_text, R"("output":null)", R"("output":)" + nested_text(levels)));
+            const std::string expected = message_head + "task record \"0\": a value nests deeper than 512 levels";
+            CHECK(store_error_of(store, id) == expected);
+            // Resuming reads the same records, and stops at the same error.
+            CHECK_THROWS_WITH(Orchestrator(basic_registry(), {.workers = 1}).resume(id, store), expected);
+        }
+    }
+
+    SECTION("a spec's task input") {
+        const char* sql = "UPDATE jobs SET spec = ?1";
+        const std::string input = R"("input":{"dir":"/photos/2026"})";
+        write_directly(db.path(), sql, replaced(spec_text, input, R"("input":{"v":)" + nested_text(511) + "}"));
+        const auto loaded = store.load(id);
+        REQUIRE(loaded.has_value());
+        CHECK(jobgraph::detail::depth_exceeds(loaded->spec.tasks[0].input, 511));
+
+        for (const std::size_t levels : {std::size_t{513}, std::size_t{100'000}}) {
+            write_directly(db.path(), sql,
+                           replaced(spec_text, input, R"("input":{"v":)" + nested_text(levels - 1) + "}"));
+            CHECK(store_error_of(store, id) == message_head + "spec: a value nests deeper than 512 levels");
+        }
+    }
+
+    SECTION("a result's task output") {
+        store.save_result(id, finished_result({root}));
+        const char* sql = "UPDATE jobs SET result = ?1";
+        const std::string result_text = json(finished_result({root})).dump();
+        write_directly(db.path(), sql, replaced(result_text, R"("output":null)", R"("output":)" + nested_text(512)));
+        const auto loaded = store.load(id);
+        REQUIRE(loaded.has_value());
+        REQUIRE(loaded->result.has_value());
+        CHECK(jobgraph::detail::depth_exceeds(loaded->result->tasks[0].output, 511));
+
+        for (const std::size_t levels : {std::size_t{513}, std::size_t{100'000}}) {
+            write_directly(db.path(), sql,
+                           replaced(result_text, R"("output":null)", R"("output":)" + nested_text(levels)));
+            CHECK(store_error_of(store, id) == message_head + "result: a value nests deeper than 512 levels");
+        }
+    }
+}
+
+TEST_CASE("SqliteStore refuses to write a spec whose input nests deeper than 512 levels", "[store][limits]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    JobSpec spec = photo_spec();
+    json deep = json::array();
+    json* inner = &deep;
+    for (int i = 1; i < 100'000; ++i) inner = &inner->emplace_back(json::array());
+    spec.tasks[1].input["levels"] = std::move(deep);
+    CHECK_THROWS_WITH(store.create_job(spec), "SqliteStore: cannot write the spec of job \"photo-import\" to " +
+                                                  db.path().string() +
+                                                  ": tasks[1]: \"input\" nests deeper than 512 levels");
+    CHECK(store.job_ids().empty());
 }

@@ -1,5 +1,6 @@
 #include "jobgraph/errors.hpp"
 #include "jobgraph/spec.hpp"
+#include "model/json_limits.hpp"
 #include "spec/spec_reader.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +17,13 @@ using nlohmann::json;
 constexpr std::array<std::string_view, 5> task_fields{"id", "service", "command", "input", "dependsOn"};
 constexpr std::array<std::string_view, 8> job_fields{"name",    "mode",           "maxTasks",        "maxDepth",
                                                      "timeout", "abortOnFailure", "requireApproval", "tasks"};
+
+// A value as a problem quotes it. One nested too deep to write out safely (dump recurses) is
+// described instead: such a value can reach here from C++, where no parser has bounded it.
+std::string shown(const json& value) {
+    if (depth_exceeds(value)) return fmt::format("a value nested deeper than {} levels", max_json_depth);
+    return value.dump();
+}
 
 template <std::size_t N>
 void report_unknown_fields(const json& object, const std::array<std::string_view, N>& known, const Where& where,
@@ -35,7 +43,7 @@ void read_string(const json& object, const char* key, std::string& out, const Wh
     if (it->is_string()) {
         out = it->get<std::string>();
     } else {
-        problems.push_back(fmt::format("{}: \"{}\" must be a string, got {}", where.text(), key, it->dump()));
+        problems.push_back(fmt::format("{}: \"{}\" must be a string, got {}", where.text(), key, shown(*it)));
     }
 }
 
@@ -43,9 +51,9 @@ void read_integer(const json& object, const char* key, std::int64_t& out, std::v
     const auto it = object.find(key);
     if (it == object.end()) return;
     if (!it->is_number_integer()) {
-        problems.push_back(fmt::format("job: \"{}\" must be an integer, got {}", key, it->dump()));
+        problems.push_back(fmt::format("job: \"{}\" must be an integer, got {}", key, shown(*it)));
     } else if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-        problems.push_back(fmt::format("job: \"{}\" is too large: {}", key, it->dump()));
+        problems.push_back(fmt::format("job: \"{}\" is too large: {}", key, shown(*it)));
     } else {
         out = it->get<std::int64_t>();
     }
@@ -55,7 +63,7 @@ void read_bool(const json& object, const char* key, bool& out, std::vector<std::
     const auto it = object.find(key);
     if (it == object.end()) return;
     if (!it->is_boolean()) {
-        problems.push_back(fmt::format("job: \"{}\" must be true or false, got {}", key, it->dump()));
+        problems.push_back(fmt::format("job: \"{}\" must be true or false, got {}", key, shown(*it)));
     } else {
         out = it->get<bool>();
     }
@@ -70,7 +78,7 @@ std::string Where::text() const {
 TaskSpec read_task(const json& j, const Where& where, std::vector<std::string>& problems) {
     TaskSpec task;
     if (!j.is_object()) {
-        problems.push_back(fmt::format("{}: a task must be a JSON object, got {}", where.text(), j.dump()));
+        problems.push_back(fmt::format("{}: a task must be a JSON object, got {}", where.text(), shown(j)));
         return task;
     }
     report_unknown_fields(j, task_fields, where, problems);
@@ -78,14 +86,17 @@ TaskSpec read_task(const json& j, const Where& where, std::vector<std::string>& 
         if (it->is_string()) {
             task.id = it->get<std::string>();
         } else {
-            problems.push_back(fmt::format("{}: \"id\" must be a string, got {}", where.text(), it->dump()));
+            problems.push_back(fmt::format("{}: \"id\" must be a string, got {}", where.text(), shown(*it)));
         }
     }
     read_string(j, "service", task.service, where, problems);
     read_string(j, "command", task.command, where, problems);
     if (const auto it = j.find("input"); it != j.end() && !it->is_null()) {
-        if (!it->is_object()) {
-            problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where.text(), it->dump()));
+        if (depth_exceeds(*it)) {
+            // Left out rather than copied: copying recurses as deep as the value does.
+            problems.push_back(fmt::format("{}: \"input\" nests deeper than {} levels", where.text(), max_json_depth));
+        } else if (!it->is_object()) {
+            problems.push_back(fmt::format("{}: \"input\" must be a JSON object, got {}", where.text(), shown(*it)));
         } else {
             task.input = *it;
         }
@@ -99,7 +110,7 @@ TaskSpec read_task(const json& j, const Where& where, std::vector<std::string>& 
                     task.depends_on.push_back(dep.get<std::string>());
                 } else {
                     problems.push_back(fmt::format("{}: \"dependsOn\" entries must be non-empty strings, got {}",
-                                                   where.text(), dep.dump()));
+                                                   where.text(), shown(dep)));
                 }
             }
         }
@@ -121,7 +132,7 @@ JobSpec read_job(const json& j, std::vector<std::string>& problems) {
         } else if (*it == "sequential") {
             job.mode = Mode::sequential;
         } else {
-            problems.push_back(fmt::format("job: \"mode\" must be \"parallel\" or \"sequential\", got {}", it->dump()));
+            problems.push_back(fmt::format("job: \"mode\" must be \"parallel\" or \"sequential\", got {}", shown(*it)));
         }
     }
     read_integer(j, "maxTasks", job.limits.max_tasks, problems);
@@ -186,27 +197,7 @@ void from_json(const nlohmann::json& j, JobSpec& job) {
 }
 
 nlohmann::json parse_json_text(std::string_view text) {
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& error) {
-        // Count lines up to the byte the parser stopped at (error.byte is 1-based).
-        const std::size_t stop = std::min<std::size_t>(error.byte > 0 ? error.byte - 1 : 0, text.size());
-        std::size_t line = 1;
-        std::size_t column = 1;
-        for (std::size_t i = 0; i < stop; ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                column = 1;
-            } else {
-                ++column;
-            }
-        }
-        // Keep the parser's explanation, without its own "[json.exception...] parse error at ...:" lead.
-        std::string_view detail = error.what();
-        if (const auto colon = detail.find(": "); colon != std::string_view::npos) detail.remove_prefix(colon + 2);
-        throw JsonSyntaxError(fmt::format("malformed JSON at line {}, column {}: {}", line, column, detail), line,
-                              column);
-    }
+    return detail::parse_json_within(text);
 }
 
 JobSpec parse_job(std::string_view text) {

@@ -1,5 +1,6 @@
 #include "jobgraph/validation.hpp"
 
+#include "model/json_limits.hpp"
 #include "spec/prepared_job.hpp"
 
 #include <fmt/compile.h>
@@ -24,6 +25,8 @@ namespace detail {
 
 std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann::json& input) {
     if (!input.is_object()) return fmt::format("input must be a JSON object, got {}", input.type_name());
+    // An input built in C++ has met no parser's limit; the run would copy and write it out.
+    if (depth_exceeds(input)) return fmt::format("input nests deeper than {} levels", max_json_depth);
     if (!entry.options.input_check) return std::nullopt;
     try {
         return entry.options.input_check(input);

@@ -3,6 +3,8 @@
 // with its status, and history rows that are only ever appended.
 #include "jobgraph/store.hpp"
 
+#include "model/json_limits.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -24,6 +26,12 @@ constexpr int schema_version = 2;
 constexpr std::int32_t application_id = 0x4A4F4247;
 constexpr int busy_timeout_ms = 5000;
 constexpr int max_id_attempts = 16;
+// What a stored document adds around the values it holds (inputs, outputs, traces), which came
+// in held to max_json_depth: a spec and a result 3 levels (the job, its task list, a task), a
+// task record 1. A document nested deeper than that holds a value nested too deep.
+constexpr std::size_t spec_levels = 3;
+constexpr std::size_t record_levels = 1;
+constexpr std::size_t result_levels = 3;
 
 constexpr const char* create_schema_sql = R"sql(
 CREATE TABLE jobs (
@@ -123,6 +131,15 @@ json outcome_of(const TaskRecord& task) {
                 {"attempts", task.attempts},
                 {"startedAt", timestamp(task.started_at)},
                 {"completedAt", timestamp(task.completed_at)}};
+}
+
+// A stored document, parsed without recursing.
+json parse_stored(std::string_view text, std::size_t own_levels) {
+    try {
+        return detail::parse_json_within(text, detail::max_json_depth + own_levels);
+    } catch (const detail::JsonTooDeep&) {
+        throw std::runtime_error(fmt::format("a value nests deeper than {} levels", detail::max_json_depth));
+    }
 }
 
 std::string random_job_id() {
@@ -250,7 +267,7 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
     update_result_ = prepare("UPDATE jobs SET result = ?2 WHERE id = ?1", "prepare");
     select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
     select_tasks_ =
-        prepare("SELECT position, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+        prepare("SELECT position, id, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
     select_history_ = prepare(
         "SELECT position, status, at, reason FROM task_history WHERE job_id = ?1 ORDER BY position, seq", "prepare");
     select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
@@ -299,7 +316,7 @@ void SqliteStore::Impl::migrate_from_version_1() {
             const std::int64_t position = sqlite3_column_int64(use.get(), 1);
             TaskRecord task;
             try {
-                task = json::parse(column_text(use.get(), 2)).get<TaskRecord>();
+                task = parse_stored(column_text(use.get(), 2), record_levels).get<TaskRecord>();
             } catch (const std::exception& e) {
                 throw StoreError(fmt::format("SqliteStore: cannot migrate {}: task {} of job \"{}\" is unreadable: {}",
                                              file_, position, job_id, e.what()));
@@ -364,6 +381,15 @@ bool SqliteStore::Impl::job_exists(std::string_view job_id, std::string_view ope
 }
 
 std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
+    // A spec built in C++ has met no parser's limit; writing it out recurses as deep as it nests.
+    for (std::size_t i = 0; i < spec.tasks.size(); ++i) {
+        if (detail::depth_exceeds(spec.tasks[i].input)) {
+            throw StoreError(
+                fmt::format("SqliteStore: cannot write the spec of job \"{}\" to {}: tasks[{}]: \"input\" nests deeper "
+                            "than {} levels",
+                            spec.name, file_, i, detail::max_json_depth));
+        }
+    }
     const std::string spec_text = encode(spec, file_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });
     const std::lock_guard lock(mutex_);
     Transaction transaction(*this, "BEGIN IMMEDIATE", "create job");
@@ -500,6 +526,7 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
     std::optional<std::string> result_text;
     struct TaskRow {
         std::int64_t position;
+        std::string id;
         std::string identity;
         std::string status;
         std::string outcome;
@@ -529,7 +556,8 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
             bind_text(use.get(), 1, job_id, "load job");
             while (step(use.get(), "load job")) {
                 rows.push_back(TaskRow{sqlite3_column_int64(use.get(), 0), column_text(use.get(), 1),
-                                       column_text(use.get(), 2), column_text(use.get(), 3)});
+                                       column_text(use.get(), 2), column_text(use.get(), 3),
+                                       column_text(use.get(), 4)});
             }
         }
         {
@@ -544,10 +572,11 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
     }
 
     // Decoding happens outside the lock; a record that does not decode means a damaged store.
-    std::string_view part = "spec";
+    enum class Part { spec, task, result } part = Part::spec;
+    std::size_t task = 0;
     try {
-        job.spec = json::parse(spec_text).get<JobSpec>();
-        part = "task record";
+        job.spec = parse_stored(spec_text, spec_levels).get<JobSpec>();
+        part = Part::task;
         for (HistoryRow& entry : history) {
             // Both come ordered by position.
             const auto row = std::lower_bound(rows.begin(), rows.end(), entry.position,
@@ -560,20 +589,24 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
             row->history.push_back(std::move(item));
         }
         job.tasks.reserve(rows.size());
-        for (TaskRow& row : rows) {
-            json record = json::parse(row.identity);
-            json outcome = json::parse(row.outcome);
+        for (; task < rows.size(); ++task) {
+            TaskRow& row = rows[task];
+            json record = parse_stored(row.identity, record_levels);
+            json outcome = parse_stored(row.outcome, record_levels);
             if (!record.is_object() || !outcome.is_object()) throw std::invalid_argument("not a JSON object");
             record.update(outcome);
             record["status"] = std::move(row.status);
             record["history"] = std::move(row.history);
             job.tasks.push_back(record.get<TaskRecord>());
         }
-        part = "result";
-        if (result_text) job.result = json::parse(*result_text).get<JobResult>();
+        part = Part::result;
+        if (result_text) job.result = parse_stored(*result_text, result_levels).get<JobResult>();
     } catch (const std::exception& e) {
+        const std::string what = part == Part::spec   ? std::string("spec")
+                                 : part == Part::task ? fmt::format("task record \"{}\"", task < rows.size() ? rows[task].id : std::string("?"))
+                                                      : std::string("result");
         throw StoreError(
-            fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, part, e.what()));
+            fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, what, e.what()));
     }
     return job;
 }

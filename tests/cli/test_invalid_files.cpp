@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include <sys/stat.h>
 
@@ -158,4 +159,31 @@ TEST_CASE("a job file over the size limit is refused naming the limit", "[cli][i
         CHECK(run.exit_code == 2);
         CHECK(run.err.find("--max-file-size") != std::string::npos);
     }
+}
+
+TEST_CASE("JSON nested deeper than 512 levels names the file line and column", "[cli][invalid]") {
+    // The job, its task list and the task take 3 levels; the input's list then opens level 513
+    // at its 509th bracket, 72 bytes into the line.
+    const auto job_text = [](std::size_t input_levels) {
+        return R"({"name":"deep","tasks":[{"service":"core","command":"echo","input":{"v":)" +
+               std::string(input_levels - 1, '[') + std::string(input_levels - 1, ']') + "}}]}";
+    };
+    for (const std::size_t levels : {std::size_t{510}, std::size_t{100'000}}) {
+        const auto path = scratch_path("deep-" + std::to_string(levels) + ".json");
+        std::ofstream(path) << job_text(levels);
+        const auto validate = run_cli({"validate", path.string()});
+        const auto run = run_cli({"run", path.string(), "--json", "-"});
+        CHECK(validate.exit_code == 2);
+        CHECK(run.exit_code == 2);
+        CHECK(run.out.empty());
+        CHECK(run.err ==
+              "jobgraph: " + path.string() + ":1:581: JSON nests deeper than 512 levels at line 1, column 581\n");
+        CHECK(validate.err == run.err);
+    }
+
+    const auto path = scratch_path("deep-509.json");
+    std::ofstream(path) << job_text(509);
+    const auto run = run_cli({"run", path.string(), "--quiet"});
+    CHECK(run.exit_code == 0);
+    CHECK(run.err.empty());
 }
