@@ -1,6 +1,7 @@
 #include "core/handler_outcome.hpp"
 
 #include "jobgraph/validation.hpp"
+#include "model/json_limits.hpp"
 #include "spec/prepared_job.hpp"
 #include "spec/spec_reader.hpp"
 
@@ -46,6 +47,13 @@ static_assert(std::is_same_v<nlohmann::json::object_t,
 }  // namespace
 
 HandlerOutcome interpret_result(nlohmann::json result, SpawnedWork spawned, const OutcomeContext& context) {
+    // Checked before anything copies, dumps or compares them: those recurse.
+    if (depth_exceeds(result)) {
+        return HandlerOutcome::failure(fmt::format("Handler result nests deeper than {} levels", max_json_depth));
+    }
+    if (spawned.trace && depth_exceeds(*spawned.trace)) {
+        return HandlerOutcome::failure(fmt::format("Handler trace nests deeper than {} levels", max_json_depth));
+    }
     HandlerOutcome outcome;
     std::vector<TaskSpec> children = std::move(spawned.children);
     if (spawned.trace) outcome.trace = std::move(*spawned.trace);

@@ -1,5 +1,6 @@
 #include "jobgraph/orchestrator.hpp"
 
+#include "model/json_limits.hpp"
 #include "run/job_execution.hpp"
 #include "run/worker_pool.hpp"
 #include "spec/prepared_job.hpp"
@@ -43,6 +44,13 @@ Orchestrator::~Orchestrator() = default;
 Orchestrator::Orchestrator(Orchestrator&&) noexcept = default;
 
 JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
+    // Copying an input nested too deep would overflow the stack: such a spec is refused first.
+    for (const TaskSpec& task : job.tasks) {
+        if (detail::depth_exceeds(task.input)) {
+            return run_prepared(detail::Preparation{detail::validation_problems(job, registry_), std::nullopt},
+                                job.name, observer);
+        }
+    }
     return run_prepared(detail::prepare_job(job, registry_), job.name, observer);
 }
 
