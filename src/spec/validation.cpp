@@ -38,7 +38,7 @@ std::optional<std::string> check_input(const HandlerEntry& entry, const nlohmann
 namespace {
 
 // How many tasks ahead the dependency loop fetches (see check_job); 4 beat 8 and 16 on a
-// 100,000-task DAG (tests/bench/README.md, "Validation").
+// 100,000-task DAG (tests/bench/README.md, "Tried and dropped").
 constexpr std::size_t dependency_prefetch = 4;
 
 // What validation works out on the way: the run needs it too.
