@@ -66,8 +66,15 @@ CliRun run_binary(const std::string& binary, const std::vector<std::string>& arg
     const auto out_path = scratch_path("stdout.txt");
     const auto err_path = scratch_path("stderr.txt");
     std::string command = shell_quoted(binary);
-    for (const auto& arg : args) command += " " + shell_quoted(arg);
-    command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
+    // Appended piece by piece: GCC 12's -Wrestrict misreads " " + std::string once inlined.
+    for (const auto& arg : args) {
+        command += ' ';
+        command += shell_quoted(arg);
+    }
+    command += " </dev/null >";
+    command += shell_quoted(out_path.string());
+    command += " 2>";
+    command += shell_quoted(err_path.string());
 
     const auto started = std::chrono::steady_clock::now();
     const int status = std::system(command.c_str());
