@@ -287,8 +287,8 @@ TEST_CASE("Tasks that end together on different workers are each recorded on the
     std::vector<TaskSpec> tasks{task("s", "pair", {{"i", -1}}, {}, "root")};
     std::vector<std::string> all_middle;
     for (int i = 0; i < middle; ++i) {
-        tasks.push_back(task("s", "pair", {{"i", i}, {"spawn", spawn}}, {"root"}, "m" + std::to_string(i)));
-        all_middle.push_back("m" + std::to_string(i));
+        tasks.push_back(task("s", "pair", {{"i", i}, {"spawn", spawn}}, {"root"}, fmt::format("m{}", i)));
+        all_middle.push_back(fmt::format("m{}", i));
     }
     tasks.push_back(task("s", "pair", {{"i", -2}}, all_middle, "sink"));
     JobSpec spec = job(std::move(tasks));

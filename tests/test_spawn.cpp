@@ -1,6 +1,8 @@
 // Section 4: spawning children, atomic batches, their dependencies and join waits.
 #include "helpers.hpp"
 
+#include <fmt/format.h>
+
 #include <mutex>
 #include <thread>
 
@@ -170,12 +172,12 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
     // Results with more keys than one pass searches are split the same way, by look-ups.
     registry.add("r", "wide-with-output", [](TaskContext&) {
         json result{{"output", {{"answer", 43}}}, {"trace", "wide"}, {"childTasks", json::array({child("t", "echo")})}};
-        for (int i = 0; i < 10; ++i) result["k" + std::to_string(i)] = i;
+        for (int i = 0; i < 10; ++i) result[fmt::format("k{}", i)] = i;
         return result;
     });
     registry.add("r", "wide-without-output", [](TaskContext&) {
         json result{{"trace", "wide"}, {"childTasks", json::array({child("t", "echo")})}};
-        for (int i = 0; i < 10; ++i) result["k" + std::to_string(i)] = i;
+        for (int i = 0; i < 10; ++i) result[fmt::format("k{}", i)] = i;
         return result;
     });
     JobSpec spec =
@@ -200,7 +202,7 @@ TEST_CASE("Output, trace and children are split as the contract says", "[spawn]"
     CHECK(result.at("5").trace == "wide");
     CHECK(result.at("5").children == std::vector<std::string>{"5-0"});
     json wide;
-    for (int i = 0; i < 10; ++i) wide["k" + std::to_string(i)] = i;
+    for (int i = 0; i < 10; ++i) wide[fmt::format("k{}", i)] = i;
     CHECK(result.at("6").output == wide);  // without the trace and the children
     CHECK(result.at("6").trace == "wide");
     CHECK(result.at("6").children == std::vector<std::string>{"6-0"});
@@ -240,7 +242,7 @@ TEST_CASE("A thread of a handler's own reads outputs while other workers add the
             const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
             while (seen.size() < sources && std::chrono::steady_clock::now() < until) {
                 for (int i = 0; i < sources; ++i) {
-                    const std::string id = "s" + std::to_string(i);
+                    const std::string id = fmt::format("s{}", i);
                     const auto output = ctx.output_of(id);
                     if (!output) continue;
                     if (seen.contains(id) && seen[id] != *output) seen[id] = "changed";
@@ -255,7 +257,7 @@ TEST_CASE("A thread of a handler's own reads outputs while other workers add the
     std::vector<TaskSpec> tasks{task("r", "watch", {}, {}, "watcher")};
     json expected = json::object();
     for (int i = 0; i < sources; ++i) {
-        const std::string id = "s" + std::to_string(i);
+        const std::string id = fmt::format("s{}", i);
         tasks.push_back(task("r", "slow-echo", {{"i", i}}, {}, id));
         expected[id] = json{{"i", i}};
     }

@@ -4,6 +4,7 @@
 
 #include "model/json_limits.hpp"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -31,7 +32,7 @@ public:
     TempDb() {
         std::random_device device;
         const std::uint64_t bits = (std::uint64_t{device()} << 32) | device();
-        path_ = fs::temp_directory_path() / ("jobgraph-store-test-" + std::to_string(bits) + ".db");
+        path_ = fs::temp_directory_path() / fmt::format("jobgraph-store-test-{}.db", bits);
     }
     ~TempDb() {
         for (const auto& file : {path_, sidecar("-wal"), sidecar("-shm")}) {
@@ -248,7 +249,7 @@ TEST_CASE("SqliteStore lists job ids oldest first", "[store]") {
     std::vector<std::string> created;
     for (int i = 0; i < 20; ++i) {
         auto spec = photo_spec();
-        spec.name = "import-" + std::to_string(i);
+        spec.name = fmt::format("import-{}", i);
         created.push_back(store.create_job(spec));
     }
     CHECK(store.job_ids() == created);

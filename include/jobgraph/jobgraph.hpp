@@ -15,3 +15,4 @@
 #include "jobgraph/task_record.hpp"
 #include "jobgraph/time.hpp"
 #include "jobgraph/validation.hpp"
+#include "jobgraph/version.hpp"

@@ -70,10 +70,21 @@ CliRun run_binary(const std::string& binary, const std::vector<std::string>& arg
     const auto err_path = scratch_path("stderr.txt");
     // From the repository root, as the README runs the example jobs; their scratch files go to
     // $TMPDIR, here this process's own directory, so that test cases running at once keep apart.
-    std::string command = "cd " + shell_quoted(REPOSITORY_DIR) + " && TMPDIR=" +
-                          shell_quoted(scratch_directory().string()) + " exec " + shell_quoted(binary);
-    for (const auto& arg : args) command += " " + shell_quoted(arg);
-    command += " </dev/null >" + shell_quoted(out_path.string()) + " 2>" + shell_quoted(err_path.string());
+    // Appended piece by piece: GCC 12's -Wrestrict misreads " " + std::string once inlined.
+    std::string command = "cd ";
+    command += shell_quoted(REPOSITORY_DIR);
+    command += " && TMPDIR=";
+    command += shell_quoted(scratch_directory().string());
+    command += " exec ";
+    command += shell_quoted(binary);
+    for (const auto& arg : args) {
+        command += ' ';
+        command += shell_quoted(arg);
+    }
+    command += " </dev/null >";
+    command += shell_quoted(out_path.string());
+    command += " 2>";
+    command += shell_quoted(err_path.string());
 
     const auto started = std::chrono::steady_clock::now();
     const int status = std::system(command.c_str());
