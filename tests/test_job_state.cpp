@@ -184,7 +184,7 @@ TEST_CASE("JobState: the change log lists changed records once per batch, and ev
     CHECK(log.empty());
 }
 
-TEST_CASE("JobState: restored records keep their outcome; an interrupted task runs again", "[job_state]") {
+TEST_CASE("JobState: restored records keep their outcome, and an interrupted task runs again", "[job_state]") {
     std::vector<TaskRecord> stored;
     {
         Machine first(job({named("a"), named("b", {"a"}), named("c")}));
