@@ -74,3 +74,35 @@ TEST_CASE("Observers get every change in order and never concurrently", "[observ
     CHECK(recorder.running == 0);
     CHECK(recorder.max_running <= static_cast<int>(workers));
 }
+
+namespace {
+
+// Throws from its third task event; counts every call it gets.
+class Thrower : public JobObserver {
+public:
+    void on_task_status(const TaskEvent&) override {
+        if (++calls == 3) throw std::runtime_error("dashboard unreachable");
+    }
+    void on_job_finished(const JobResult&) override { ++finished_calls; }
+    int calls = 0;
+    int finished_calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("An observer that throws is not called again, the job goes on, and its history says so", "[observer]") {
+    const std::size_t workers = any_worker_count();
+    const auto registry = basic_registry();
+    Thrower observer;
+    const auto result = Orchestrator(registry, {.workers = workers})
+                            .run(job({named("a"), named("b", {"a"}), named("c", {"b"})}), &observer);
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK(result.stats.succeeded == 3);
+    CHECK(observer.calls == 3);           // pending a, pending b... the third threw; none after
+    CHECK(observer.finished_calls == 0);  // not even the last call
+    REQUIRE(result.history.size() == 3);
+    CHECK(result.history[0].status == JobStatus::running);
+    CHECK(result.history[1].status == JobStatus::running);
+    CHECK(result.history[1].reason == "Observer failed: dashboard unreachable; it was not called again");
+    CHECK(result.history[2].status == JobStatus::succeeded);
+}

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <set>
 #include <thread>
 
 using namespace jobgraph;
@@ -345,4 +346,48 @@ TEST_CASE("Spawned tasks past the room a run reserves keep every record intact",
     CHECK(leaves == 300'000);
     INFO("first wrong record: " << (wrong.empty() ? std::string("none") : wrong.front()));
     CHECK(wrong.size() == 0);
+}
+
+TEST_CASE("spawn is safe from several threads of one handler",
+          "[spawn][threads]") {
+    constexpr int threads = 4;
+    constexpr int per_thread = 50;
+    HandlerRegistry registry = basic_registry();
+    registry.add("t", "fan", [&](TaskContext& ctx) {
+        std::vector<std::thread> spawners;
+        for (int t = 0; t < threads; ++t) {
+            spawners.emplace_back([&ctx, t] {
+                for (int i = 0; i < per_thread; ++i) {
+                    ctx.spawn(task("t", "echo", {{"n", t * per_thread + i}}, {}, fmt::format("c-{}-{}", t, i)));
+                }
+            });
+        }
+        for (auto& spawner : spawners) spawner.join();
+        return json::object();
+    });
+    JobSpec spec = job({task("t", "fan")});
+    const auto result = Orchestrator(registry, {.workers = 2}).run(spec);
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(result.stats.total == 1 + threads * per_thread);
+    CHECK(result.at("0").children.size() == threads * per_thread);
+    std::set<std::string> ids;
+    for (const auto& record : result.tasks) ids.insert(record.id);
+    CHECK(ids.size() == result.tasks.size());
+}
+
+TEST_CASE("spawn after an asynchronous handler fulfilled its completion throws and adds nothing", "[spawn][async]") {
+    HandlerRegistry registry = basic_registry();
+    std::string error;
+    registry.add_async("t", "late", [&](TaskContext& ctx, Completion done) {
+        done.succeed(json{{"ok", true}});
+        try {
+            ctx.spawn(task("t", "echo"));
+        } catch (const std::logic_error& e) {
+            error = e.what();
+        }
+    });
+    const auto result = Orchestrator(registry, {.workers = 1}).run(job({task("t", "late")}));
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK(result.stats.total == 1);
+    CHECK(error == "TaskContext::spawn called after the handler returned");
 }

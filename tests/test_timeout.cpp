@@ -1,6 +1,9 @@
 // Section 6: the job timeout is enforced while handlers run.
 #include "helpers.hpp"
 
+#include <cstdint>
+#include <limits>
+
 using namespace jobgraph;
 using namespace jobgraph::testing;
 using namespace std::chrono_literals;
@@ -50,4 +53,14 @@ TEST_CASE("A job that finishes in time is not affected by its timeout", "[timeou
     const auto result = run(registry, spec, any_worker_count());
     CHECK(result.status == JobStatus::succeeded);
     CHECK_FALSE(result.error_message.has_value());
+}
+
+TEST_CASE("A timeout too large for the clock means no limit, not an instant expiry", "[timeout]") {
+    const auto registry = basic_registry();
+    JobSpec spec = job({named("a"), named("b", {"a"})});
+    spec.limits.timeout = std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max());
+    const auto result = Orchestrator(registry, {.workers = 2}).run(spec);
+    CHECK(result.status == JobStatus::succeeded);
+    CHECK_FALSE(result.error_message.has_value());
+    CHECK(result.stats.succeeded == 2);
 }
