@@ -1,6 +1,7 @@
 // jobgraph_bench: the same workloads on jobgraph, oneTBB and a plain loop, timed end to end
 // over interleaved repetitions. See README.md for the workloads and the latest figures.
 
+#include "durable.hpp"
 #include "jobgraph_workloads.hpp"
 #include "report.hpp"
 #include "systems/system.hpp"
@@ -23,7 +24,7 @@ namespace {
 
 const std::vector<std::string> all_workloads{"dag",        "chain",      "fanout",     "validate",
                                              "spawn",      "spawn-cost", "async-dag",  "async-wait",
-                                             "small-jobs", "memory",     "memory-json"};
+                                             "small-jobs", "memory",     "memory-json", "durable"};
 
 /// Sizes of every workload at one scale.
 struct Sizes {
@@ -42,6 +43,7 @@ struct Sizes {
     std::uint32_t small_jobs = 2'000;
     std::uint32_t small_job_tasks = 10;
     std::uint32_t memory_tasks = 1'000'000;
+    std::uint32_t durable_tasks = 20'000;
 };
 
 Sizes small_sizes() {
@@ -59,6 +61,7 @@ Sizes small_sizes() {
     s.async_wait_ms = 20;
     s.small_jobs = 100;
     s.memory_tasks = 20'000;
+    s.durable_tasks = 1'000;
     return s;
 }
 
@@ -99,6 +102,8 @@ public:
             memory_workload("memory", MemoryPayload::empty);
         } else if (workload == "memory-json") {
             memory_workload("memory-json", MemoryPayload::json);
+        } else if (workload == "durable") {
+            durable_workload();
         }
     }
 
@@ -376,6 +381,35 @@ private:
                                      jobs, graph.size, graph.deps.size(), us_per_job);
             row.extra = {{"us_per_job", us_per_job}};
         }
+    }
+
+    // The same DAG in memory and kept in the SQLite store; the store's own floor in the same run.
+    void durable_workload() {
+        if (!wants("jobgraph")) return;
+        const StaticGraph graph = random_dag(sizes_.durable_tasks, 4, 50, 11);
+        const DurableFigures figures = run_durable(graph, workers_, std::max(repeat_, 1));
+        const double per_second = graph.size / (figures.durable_ms / 1000.0);
+        const double ratio = figures.durable_ms / figures.memory_ms;
+        Row row;
+        row.workload = "durable";
+        row.system = "jobgraph";
+        row.tasks = graph.size;
+        row.ms = summarize({figures.durable_ms});
+        row.ns_per_task = figures.durable_ms * 1e6 / graph.size;
+        row.detail = fmt::format(
+            "random DAG of {} tasks, up to 4 deps among the previous 50: {:.1f} ms with the SQLite store vs {:.1f} ms "
+            "without ({:.2f}x); {:.0f} durable tasks/s, {:.0f}% of SQLite's floor of {:.0f} tiny WAL transactions/s",
+            graph.size, figures.durable_ms, figures.memory_ms, ratio, per_second,
+            100.0 * per_second / figures.floor_per_second, figures.floor_per_second);
+        row.target = "at most 3x the in-memory run";
+        row.target_met = ratio <= 3.0;
+        row.result_ok = figures.ok;
+        row.extra = {{"memory_ms", figures.memory_ms},
+                     {"durable_ms", figures.durable_ms},
+                     {"ratio", ratio},
+                     {"durable_tasks_per_second", per_second},
+                     {"floor_transactions_per_second", figures.floor_per_second}};
+        rows_.push_back(std::move(row));
     }
 
     // "memory" is the row: a million trivial tasks, which here carry nothing. "memory-json"
