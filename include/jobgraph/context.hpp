@@ -1,6 +1,6 @@
 #pragma once
 /// @file context.hpp
-/// @brief What a handler sees of its task and job (behaviour.md section 9), and the completion
+/// @brief What a handler sees of its task and job (docs/semantics.md), and the completion
 /// an asynchronous handler fulfils later.
 
 #include "jobgraph/spec.hpp"

@@ -31,8 +31,8 @@ struct OrchestratorOptions {
     /// Only for testing the deadlock safety net: accept batches without checking for cycles.
     bool unsafe_skip_cycle_check = false;
     /// How long a thread that waits on the next step of a run polls (spins) for it before it
-    /// sleeps: the kept workers waiting for the next run, a run's workers waiting for its start,
-    /// and the caller waiting for them to come back once the job has ended. Sleeping and being
+    /// sleeps: the kept workers waiting for the next run, and the caller waiting for them to
+    /// come back once the job has ended. Sleeping and being
     /// woken costs several to tens of microseconds (more under a hypervisor), much of what a
     /// small job takes; a polling thread keeps its core busy meanwhile, yielding it now and
     /// then. Zero or less: sleep at once. Only where the CPU has a pause instruction (x86);
@@ -40,9 +40,8 @@ struct OrchestratorOptions {
     std::chrono::microseconds spin_before_sleep{100};
 };
 
-/// @brief Runs jobs against a handler registry. Each run() or resume() takes its worker
-/// threads as it begins, so that their start-up work overlaps the validation, and gives them
-/// back before returning. The orchestrator keeps `workers` threads between runs (asleep once
+/// @brief Runs jobs against a handler registry. Each run() or resume() validates the job, then
+/// takes its worker threads and gives them back before returning. The orchestrator keeps `workers` threads between runs (asleep once
 /// `spin_before_sleep` has passed), so that a small job does not pay for starting threads.
 /// Several runs may proceed at once from different threads (a handler may run a job too); a
 /// run that finds no thread waiting starts its own, and those beyond `workers` end once it is

@@ -15,7 +15,7 @@
 
 namespace jobgraph {
 
-/// @brief A handler that runs on a worker and returns its result (see behaviour.md section 4).
+/// @brief A handler that runs on a worker and returns its result (see docs/semantics.md).
 using Handler = std::function<nlohmann::json(TaskContext&)>;
 /// @brief A handler that starts work and returns at once; it fulfils the Completion later.
 using AsyncHandler = std::function<void(TaskContext&, Completion)>;

@@ -1,6 +1,6 @@
 #pragma once
 /// @file result.hpp
-/// @brief The outcome of a job run (behaviour.md section 7).
+/// @brief The outcome of a job run (docs/semantics.md).
 
 #include "jobgraph/status.hpp"
 #include "jobgraph/task_record.hpp"

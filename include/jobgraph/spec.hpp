@@ -1,6 +1,6 @@
 #pragma once
 /// @file spec.hpp
-/// @brief Job and task specifications (behaviour.md section 1) and their JSON form.
+/// @brief Job and task specifications (docs/semantics.md) and their JSON form.
 
 #include <nlohmann/json.hpp>
 

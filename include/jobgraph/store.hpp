@@ -1,6 +1,6 @@
 #pragma once
 /// @file store.hpp
-/// @brief Durable job state, so that a job can resume after a crash (behaviour.md section 10).
+/// @brief Durable job state, so that a job can resume after a crash (docs/semantics.md).
 
 #include "jobgraph/result.hpp"
 #include "jobgraph/spec.hpp"

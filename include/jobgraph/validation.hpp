@@ -1,6 +1,6 @@
 #pragma once
 /// @file validation.hpp
-/// @brief Checks a job before anything runs (behaviour.md section 2).
+/// @brief Checks a job before anything runs (docs/semantics.md).
 
 #include "jobgraph/registry.hpp"
 #include "jobgraph/spec.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // What one handler call came to, worked out on the worker before the job's lock is taken:
 // the output, the trace and the spawned children, checked as far as they can be without the
-// graph (behaviour.md section 4).
+// graph (docs/semantics.md).
 
 #include "jobgraph/context.hpp"
 #include "jobgraph/registry.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 /// @file task_graph.hpp
 /// @brief The job's structure on Boost.Graph: tasks, the waits between them, readiness and
-/// incremental cycle checking (behaviour.md sections 4 and 5).
+/// incremental cycle checking (docs/semantics.md).
 ///
 /// A wait "u waits for v to settle" is stored as the edge v -> u: a task's out-edges are the
 /// tasks its settling releases, which is the walk the hot path makes. The edges are one small

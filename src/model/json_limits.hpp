@@ -1,5 +1,5 @@
 #pragma once
-// How deep JSON from outside may nest (behaviour.md section 14). nlohmann::json copies, dumps
+// How deep JSON from outside may nest (docs/semantics.md). nlohmann::json copies, dumps
 // and compares values recursively, so a value nested tens of thousands of levels deep would
 // overflow the stack; jobgraph refuses such values where they come in, and never meets them
 // past that point.

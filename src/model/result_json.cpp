@@ -1,4 +1,4 @@
-// JSON form of task records and job results (behaviour.md section 7), both ways, so that a
+// JSON form of task records and job results (docs/semantics.md), both ways, so that a
 // store or a client can read back what a run wrote.
 #include "jobgraph/result.hpp"
 #include "jobgraph/task_record.hpp"

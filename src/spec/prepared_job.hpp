@@ -24,7 +24,7 @@ struct Preparation {
     std::optional<PreparedJob> job;
 };
 
-/// Validates @p spec (behaviour.md section 2) and, if it is sound, prepares it to run.
+/// Validates @p spec (docs/semantics.md) and, if it is sound, prepares it to run.
 /// @p problems holds problems found earlier (of JSON shape) and is reported with the rest.
 Preparation prepare_job(JobSpec spec, const HandlerRegistry& registry, std::vector<std::string> problems = {});
 

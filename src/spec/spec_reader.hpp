@@ -1,6 +1,6 @@
 #pragma once
 // Reads job and task specs from JSON, collecting every problem of shape and type instead of
-// stopping at the first (behaviour.md section 2).
+// stopping at the first (docs/semantics.md).
 
 #include "jobgraph/spec.hpp"
 

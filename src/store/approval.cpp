@@ -1,4 +1,4 @@
-// Approval of planned work (behaviour.md section 8): planned tasks go back to pending in the
+// Approval of planned work (docs/semantics.md): planned tasks go back to pending in the
 // store, and the next resume runs them.
 #include "jobgraph/store.hpp"
 

@@ -277,7 +277,7 @@ TEST_CASE("job batch-migration: create, then delete-old and migrate, then import
     CHECK(query("SELECT count(*) > 0 FROM packages") == "1\n");
 }
 
-TEST_CASE("every built-in service does what cli.md says", "[cli][services]") {
+TEST_CASE("every built-in service does what docs/services.md says", "[cli][services]") {
     CliRun run;
     const auto result = run_job_for_result(fixture_job("every-service.json"), &run);
     REQUIRE(run.exit_code == 0);

@@ -1,4 +1,4 @@
-// run --store, resume and approve: jobs kept in a SQLite file (behaviour.md section 10).
+// run --store, resume and approve: jobs kept in a SQLite file (docs/semantics.md).
 
 #include "cli_harness.hpp"
 
