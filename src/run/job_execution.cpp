@@ -81,12 +81,15 @@ JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
         job_done_.wait(lock, [this] { return state_.done(); });
     }  // waits for the workers
 
-    // Only this thread is left, and completions that come now change nothing.
-    const std::lock_guard lock(mutex_);
-    if (store_ && store_->failed()) state_.rewind_to(store_->saved_history());
-    const double wall_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_steady_).count();
-    JobResult result = state_.take_result(now_utc(), wall_ms);
+    JobResult result;
+    {
+        // Completions that come now change nothing: the job is done.
+        const std::lock_guard lock(mutex_);
+        if (store_ && store_->failed()) state_.rewind_to(store_->saved_history());
+        const double wall_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_steady_).count();
+        result = state_.take_result(now_utc(), wall_ms);
+    }
     if (store_ && !store_->failed()) {
         try {
             store_->save_result(result);
