@@ -130,7 +130,8 @@ void apply(Database& db, const std::string& job_id, std::string_view input) {
         const std::int64_t position = key.back() - '0';
         const std::string_view column = key.substr(0, key.size() - 1);
         if (column == "status" || column == "identity" || column == "outcome" || column == "id") {
-            const std::string sql = "UPDATE tasks SET " + std::string(column) + " = ?1 WHERE job_id = ?2 AND position = ?3";
+            const std::string sql =
+                "UPDATE tasks SET " + std::string(column) + " = ?1 WHERE job_id = ?2 AND position = ?3";
             db.run(sql.c_str(), {value, job_id}, {position});
         } else if (column == "history") {
             if (!history_replaced[position]) {
@@ -140,8 +141,9 @@ void apply(Database& db, const std::string& job_id, std::string_view input) {
             if (value.empty()) continue;  // "history0\t" alone: the position keeps no history rows
             std::vector<std::string_view> fields = split(value, '\t');
             fields.resize(3, std::string_view(""));  // "" binds as text; a default string_view as NULL
-            db.run("INSERT INTO task_history (job_id, status, at, reason, position, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   {job_id, fields[0], fields[1], fields[2]}, {position, next_seq[position]++});
+            db.run(
+                "INSERT INTO task_history (job_id, status, at, reason, position, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                {job_id, fields[0], fields[1], fields[2]}, {position, next_seq[position]++});
         }
     }
 }
