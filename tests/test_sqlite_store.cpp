@@ -479,6 +479,21 @@ TEST_CASE("SqliteStore refuses stored records nested deeper than 512 levels", "[
     }
 }
 
+TEST_CASE("SqliteStore refuses a stored task without history entries", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    const auto root = record("0", TaskStatus::pending);  // one history entry
+    store.save_tasks(id, Batch{{0, &root}});
+    write_directly(db.path(), "DELETE FROM task_history WHERE position = 0 AND ?1 = ''", "");
+
+    const std::string expected = "SqliteStore: job \"" + id + "\" in " + db.path().string() +
+                                 " has an unreadable task record \"0\": it has no history entries";
+    CHECK(store_error_of(store, id) == expected);
+    // Resuming would run the task and then fail to save it as a new one: it stops here instead.
+    CHECK_THROWS_WITH(Orchestrator(basic_registry(), {.workers = 1}).resume(id, store), expected);
+}
+
 TEST_CASE("SqliteStore refuses to write a spec whose input nests deeper than 512 levels", "[store][limits]") {
     const TempDb db;
     SqliteStore store(db.path());

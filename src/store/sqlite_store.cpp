@@ -594,6 +594,9 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
             json record = parse_stored(row.identity, record_levels);
             json outcome = parse_stored(row.outcome, record_levels);
             if (!record.is_object() || !outcome.is_object()) throw std::invalid_argument("not a JSON object");
+            // A saved task has at least its "pending" entry; the store tells a task it has saved
+            // from a new one by its saved history, so one without would be inserted a second time.
+            if (row.history.empty()) throw std::invalid_argument("it has no history entries");
             record.update(outcome);
             record["status"] = std::move(row.status);
             record["history"] = std::move(row.history);
