@@ -74,6 +74,16 @@ public:
     void clear_result(std::string_view id) override { inner_.clear_result(id); }
     std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
     std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
+    std::vector<JobSummary> list_jobs() const override { return inner_.list_jobs(); }
+    void acquire_lease(std::string_view id, const LeaseHolder& holder, std::chrono::milliseconds duration) override {
+        inner_.acquire_lease(id, holder, duration);
+    }
+    LeaseRenewal renew_lease(std::string_view id, const LeaseHolder& holder,
+                             std::chrono::milliseconds duration) override {
+        return inner_.renew_lease(id, holder, duration);
+    }
+    void release_lease(std::string_view id, const LeaseHolder& holder) override { inner_.release_lease(id, holder); }
+    void request_cancel(std::string_view id, std::string_view reason) override { inner_.request_cancel(id, reason); }
 
 private:
     void die_if_due() {
@@ -101,6 +111,16 @@ public:
     void clear_result(std::string_view id) override { inner_.clear_result(id); }
     std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
     std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
+    std::vector<JobSummary> list_jobs() const override { return inner_.list_jobs(); }
+    void acquire_lease(std::string_view id, const LeaseHolder& holder, std::chrono::milliseconds duration) override {
+        inner_.acquire_lease(id, holder, duration);
+    }
+    LeaseRenewal renew_lease(std::string_view id, const LeaseHolder& holder,
+                             std::chrono::milliseconds duration) override {
+        return inner_.renew_lease(id, holder, duration);
+    }
+    void release_lease(std::string_view id, const LeaseHolder& holder) override { inner_.release_lease(id, holder); }
+    void request_cancel(std::string_view id, std::string_view reason) override { inner_.request_cancel(id, reason); }
     std::size_t committed_changes(const std::string& id) {
         std::lock_guard lock(mutex_);
         return committed_.contains(id) ? committed_.at(id) : 0;

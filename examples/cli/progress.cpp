@@ -28,8 +28,10 @@ void ProgressLine::on_task_status(const TaskEvent& event) {
     it->second = event.status;
     if (created) ++counts_.total;
     if (before == TaskStatus::started && counts_.running > 0) --counts_.running;
+    if (before == TaskStatus::retrying && counts_.retrying > 0) --counts_.retrying;
     switch (event.status) {
         case TaskStatus::started: ++counts_.running; break;
+        case TaskStatus::retrying: ++counts_.retrying; break;
         case TaskStatus::failed:
         case TaskStatus::aborted: ++counts_.failed; ++counts_.done; break;
         case TaskStatus::planned: ++counts_.planned; ++counts_.done; break;
@@ -60,8 +62,9 @@ void ProgressLine::redraw_locked() {
     if (finished_) return;
     last_drawn_ = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    fmt::print(terminal_, "\r\033[2K{} [{}/{}] running {}, failed {}{}, {:.1f}s", job_name_, counts_.done,
+    fmt::print(terminal_, "\r\033[2K{} [{}/{}] running {}, failed {}{}{}, {:.1f}s", job_name_, counts_.done,
                counts_.total, counts_.running, counts_.failed,
+               counts_.retrying ? fmt::format(", retrying {}", counts_.retrying) : "",
                counts_.planned ? fmt::format(", planned {}", counts_.planned) : "", elapsed);
     std::fflush(terminal_);
 }

@@ -21,6 +21,7 @@ struct ProgressCounts {
     std::size_t running = 0;
     std::size_t failed = 0;   ///< failed or aborted
     std::size_t planned = 0;
+    std::size_t retrying = 0;
 };
 
 /// @brief Draws "[done/total] running r, failed f, 1.2s" on one line of @p terminal, redrawn on

@@ -65,6 +65,10 @@ int exit_status_of(JobStatus status) {
             return exit_succeeded;
         case JobStatus::awaiting_approval:
             return exit_awaiting_approval;
+        case JobStatus::cancelled:
+            return exit_cancelled;
+        case JobStatus::interrupted:
+            return exit_interrupted;
         case JobStatus::failed:
         case JobStatus::running:
             break;

@@ -21,6 +21,8 @@ constexpr int exit_succeeded = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_awaiting_approval = 3;
+constexpr int exit_cancelled = 4;
+constexpr int exit_interrupted = 130;  // as a shell reports a process ended by SIGINT
 
 /// @brief The flags shared by run, resume and approve.
 struct OutputOptions {

@@ -9,6 +9,7 @@
 #include "jobgraph/orchestrator.hpp"
 #include "jobgraph/registry.hpp"
 #include "jobgraph/result.hpp"
+#include "jobgraph/run_control.hpp"
 #include "jobgraph/spec.hpp"
 #include "jobgraph/status.hpp"
 #include "jobgraph/store.hpp"

@@ -5,6 +5,7 @@
 #include "jobgraph/observer.hpp"
 #include "jobgraph/registry.hpp"
 #include "jobgraph/result.hpp"
+#include "jobgraph/run_control.hpp"
 #include "jobgraph/spec.hpp"
 #include "jobgraph/store.hpp"
 
@@ -38,6 +39,16 @@ struct OrchestratorOptions {
     /// then. Zero or less: sleep at once. Only where the CPU has a pause instruction (x86);
     /// elsewhere the threads never poll.
     std::chrono::microseconds spin_before_sleep{100};
+    /// How long a stopping run (cancel, interrupt, job timeout, abort) waits for an asynchronous
+    /// task's Completion before it ends the task `aborted` ("Did not stop within <g> ms") and
+    /// ignores the late completion. Synchronous handlers are always waited for.
+    std::chrono::milliseconds grace_period{5000};
+    /// With a store: how long the run's hold on the job (its lease) lasts unless renewed, and
+    /// how often it is renewed and the store is asked whether the job was cancelled.
+    std::chrono::milliseconds lease_duration{15000};
+    std::chrono::milliseconds heartbeat{500};
+    /// Seeds the retry jitter; 0 draws a seed from std::random_device.
+    unsigned long long jitter_seed = 0;
 };
 
 /// @brief Runs jobs against a handler registry. Each run() or resume() validates the job, then
@@ -59,18 +70,25 @@ public:
 
     /// @brief Runs a job to its end. An invalid spec runs nothing and comes back `failed`
     /// with an errorMessage listing every problem.
-    JobResult run(const JobSpec& job, JobObserver* observer = nullptr) const;
+    /// @p control, if given, can cancel or interrupt the run from another thread.
+    JobResult run(const JobSpec& job, JobObserver* observer = nullptr, RunControl* control = nullptr) const;
     /// @brief Same, taking the spec's inputs instead of copying them.
-    JobResult run(JobSpec&& job, JobObserver* observer = nullptr) const;
+    JobResult run(JobSpec&& job, JobObserver* observer = nullptr, RunControl* control = nullptr) const;
     /// @brief Same, from the contract's JSON form; problems of shape are listed with the rest.
-    JobResult run(const nlohmann::json& job, JobObserver* observer = nullptr) const;
+    JobResult run(const nlohmann::json& job, JobObserver* observer = nullptr, RunControl* control = nullptr) const;
 
     /// @brief Runs a job kept in @p store (see JobStore::create_job): from the start if it never
     /// ran, else from where it stopped. Finished tasks keep their outcome and their handlers are
     /// not called again; a task that had started but not finished runs again (at least once).
     /// A job that already ended returns its stored result and runs nothing. Every change is
-    /// committed to the store before it is reported. Throws StoreError for an unknown job.
-    JobResult resume(std::string_view job_id, JobStore& store, JobObserver* observer = nullptr) const;
+    /// committed to the store before it is reported. Throws StoreError for an unknown job, and
+    /// JobBusyError if another live process holds the job.
+    ///
+    /// The run holds the job in the store (a lease, renewed every `heartbeat`) and notices a
+    /// cancel requested through the store (JobStore::request_cancel) within a heartbeat. A
+    /// cancelled job returns its stored result; an interrupted one runs on.
+    JobResult resume(std::string_view job_id, JobStore& store, JobObserver* observer = nullptr,
+                     RunControl* control = nullptr) const;
 
     /// @brief Every problem that would stop the job from running; empty if it is valid. Reads
     /// @p job without copying it.
@@ -83,7 +101,7 @@ public:
 
 private:
     JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
-                           JobStore* store = nullptr, std::string job_id = {},
+                           RunControl* control, JobStore* store = nullptr, std::string job_id = {},
                            std::vector<TaskRecord> restored = {}) const;
 
     const HandlerRegistry& registry_;

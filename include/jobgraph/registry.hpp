@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,6 +31,10 @@ struct HandlerOptions {
     /// An example input as JSON text, e.g. `{"ms": 100}`; empty if none. Shown to planners
     /// (llm/chat with "plan": true tells the model each service's description and example).
     std::string input_example{};
+    /// At most this many calls of the handler run at once across every job an orchestrator
+    /// runs (the way to respect a rate-limited service); 0 means no limit. An asynchronous
+    /// call counts until its Completion is fulfilled.
+    std::size_t max_concurrency = 0;
 };
 
 /// @brief A registered handler.

@@ -24,6 +24,7 @@ struct JobStats {
     std::size_t aborted = 0;
     std::size_t planned = 0;
     std::size_t pending = 0;
+    std::size_t retrying = 0;
     double wall_ms = 0.0;
 
     bool operator==(const JobStats&) const = default;

@@ -10,10 +10,11 @@
 namespace jobgraph {
 
 /// @brief Where a task is in its life. Final statuses: planned, succeeded, failed, aborted.
-enum class TaskStatus { pending, planned, started, succeeded, failed, aborted };
+/// `retrying`: an attempt failed and the next one waits for its due time.
+enum class TaskStatus { pending, planned, started, retrying, succeeded, failed, aborted };
 
-/// @brief Outcome of a whole job.
-enum class JobStatus { running, succeeded, failed, awaiting_approval };
+/// @brief Outcome of a whole job. `cancelled` is final; an `interrupted` job can be resumed.
+enum class JobStatus { running, succeeded, failed, awaiting_approval, cancelled, interrupted };
 
 /// @brief The contract's name of a status, e.g. "succeeded".
 std::string_view to_string(TaskStatus status) noexcept;

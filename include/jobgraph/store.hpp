@@ -6,7 +6,9 @@
 #include "jobgraph/spec.hpp"
 #include "jobgraph/task_record.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -42,6 +44,41 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// @brief Another live process holds the job (its lease is current). what() names the holder.
+class JobBusyError : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
+/// @brief Who holds a stored job while running it.
+struct LeaseHolder {
+    std::string id{};    ///< unique per run, e.g. "<host>:<pid>:<random>"
+    std::string host{};  ///< the machine's name
+    std::int64_t pid = 0;
+
+    /// @brief A holder for this process with a fresh id.
+    static LeaseHolder for_this_process();
+    bool operator==(const LeaseHolder&) const = default;
+};
+
+/// @brief What a renewal of a lease learnt.
+struct LeaseRenewal {
+    bool held = true;                           ///< false: the lease was taken over; stop at once
+    std::optional<std::string> cancel_reason{}; ///< set once JobStore::request_cancel was called
+};
+
+/// @brief One line of a store's job listing.
+struct JobSummary {
+    std::string id{};
+    std::string name{};
+    /// "pending" (never ran), "running" (a live holder), or the last run's job status.
+    std::string status{};
+    std::size_t done = 0;   ///< tasks in a final status
+    std::size_t total = 0;
+    Timestamp created_at{};
+    Timestamp updated_at{};
+};
+
 /// @brief Where jobs are kept. Implementations must be safe to call from several threads.
 class JobStore {
 public:
@@ -61,6 +98,21 @@ public:
     virtual std::optional<StoredJob> load(std::string_view job_id) const = 0;
     /// @brief Ids of every job in the store, oldest first.
     virtual std::vector<std::string> job_ids() const = 0;
+    /// @brief Every job, newest first.
+    virtual std::vector<JobSummary> list_jobs() const = 0;
+
+    /// @brief Takes the job for @p holder for @p duration. Throws JobBusyError naming the
+    /// holder if a live one holds it; takes over a lease that expired, or whose holder was a
+    /// process of this machine that has exited.
+    virtual void acquire_lease(std::string_view job_id, const LeaseHolder& holder,
+                               std::chrono::milliseconds duration) = 0;
+    /// @brief Extends the holder's lease and reports whether a cancel was requested.
+    virtual LeaseRenewal renew_lease(std::string_view job_id, const LeaseHolder& holder,
+                                     std::chrono::milliseconds duration) = 0;
+    /// @brief Gives the job up, if @p holder still holds it.
+    virtual void release_lease(std::string_view job_id, const LeaseHolder& holder) = 0;
+    /// @brief Asks for the job to be cancelled: a run holding it notices at its next renewal.
+    virtual void request_cancel(std::string_view job_id, std::string_view reason) = 0;
 };
 
 /// @brief Approves a job's planned tasks: each becomes pending again (its history says it was
@@ -84,6 +136,12 @@ public:
     void clear_result(std::string_view job_id) override;
     std::optional<StoredJob> load(std::string_view job_id) const override;
     std::vector<std::string> job_ids() const override;
+    std::vector<JobSummary> list_jobs() const override;
+    void acquire_lease(std::string_view job_id, const LeaseHolder& holder, std::chrono::milliseconds duration) override;
+    LeaseRenewal renew_lease(std::string_view job_id, const LeaseHolder& holder,
+                             std::chrono::milliseconds duration) override;
+    void release_lease(std::string_view job_id, const LeaseHolder& holder) override;
+    void request_cancel(std::string_view job_id, std::string_view reason) override;
 
 private:
     class Impl;

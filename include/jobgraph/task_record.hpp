@@ -4,11 +4,13 @@
 ///
 /// Records are plain values so that a store can save and restore them as they are.
 
+#include "jobgraph/spec.hpp"
 #include "jobgraph/status.hpp"
 #include "jobgraph/time.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +40,14 @@ struct TaskRecord {
     std::vector<std::string> depends_on{};  ///< as declared; join waits are not written here
     std::vector<std::string> children{};    ///< ids of the tasks it spawned, in batch order
     int attempts = 0;                       ///< how many times its handler was called
-    std::optional<Timestamp> started_at{};
-    std::optional<Timestamp> completed_at{};
+    std::optional<Timestamp> started_at{};    ///< the first attempt's start
+    std::optional<Timestamp> completed_at{};  ///< the final outcome's time
+    /// While `retrying`: when the next attempt is due.
+    std::optional<Timestamp> next_attempt_at{};
+    // What the task runs under, its own spec field or else the job's taskDefaults.
+    std::chrono::milliseconds timeout{0};  ///< per attempt; 0 means none
+    RetryPolicy retry{};
+    int priority = 0;
     std::vector<HistoryEntry> history{};
 
     bool operator==(const TaskRecord&) const = default;

@@ -105,6 +105,8 @@ void JobState::restore(std::vector<TaskRecord> restored, const std::vector<const
             case TaskStatus::started:  // interrupted: it runs again (at least once)
                 set_status(task, TaskStatus::pending, "Interrupted before it finished; it runs again", now);
                 break;
+            case TaskStatus::retrying:  // TODO(retry): keeps its due time
+                break;
             case TaskStatus::pending:
                 break;
         }

@@ -27,6 +27,8 @@ std::string_view fill_colour(TaskStatus status) {
             return "lightblue";
         case TaskStatus::started:
             return "khaki";
+        case TaskStatus::retrying:
+            return "gold";
         case TaskStatus::pending:
             break;
     }

@@ -55,6 +55,11 @@ void to_json(json& j, const TaskRecord& record) {
              {"startedAt", timestamp_or_null(record.started_at)},
              {"completedAt", timestamp_or_null(record.completed_at)},
              {"history", record.history}};
+    // What a task runs under is written only where it differs from the defaults.
+    if (record.next_attempt_at) j["nextAttemptAt"] = format_timestamp(*record.next_attempt_at);
+    if (record.priority != 0) j["priority"] = record.priority;
+    if (record.timeout.count() != 0) j["timeout"] = record.timeout.count();
+    if (record.retry != RetryPolicy{}) j["retry"] = record.retry;
 }
 
 void from_json(const json& j, TaskRecord& record) {
@@ -74,12 +79,16 @@ void from_json(const json& j, TaskRecord& record) {
     record.started_at = read_optional_timestamp(j.at("startedAt"));
     record.completed_at = read_optional_timestamp(j.at("completedAt"));
     record.history = j.at("history").get<std::vector<HistoryEntry>>();
+    record.next_attempt_at = j.contains("nextAttemptAt") ? read_optional_timestamp(j.at("nextAttemptAt")) : std::nullopt;
+    record.priority = j.value("priority", 0);
+    record.timeout = std::chrono::milliseconds(j.value("timeout", std::int64_t{0}));
+    record.retry = j.contains("retry") ? j.at("retry").get<RetryPolicy>() : RetryPolicy{};
 }
 
 void to_json(json& j, const JobStats& stats) {
     j = json{{"total", stats.total},     {"succeeded", stats.succeeded}, {"failed", stats.failed},
              {"aborted", stats.aborted}, {"planned", stats.planned},     {"pending", stats.pending},
-             {"wallMs", stats.wall_ms}};
+             {"retrying", stats.retrying},   {"wallMs", stats.wall_ms}};
 }
 
 void from_json(const json& j, JobStats& stats) {
@@ -89,6 +98,7 @@ void from_json(const json& j, JobStats& stats) {
     stats.aborted = j.at("aborted").get<std::size_t>();
     stats.planned = j.at("planned").get<std::size_t>();
     stats.pending = j.at("pending").get<std::size_t>();
+    stats.retrying = j.value("retrying", std::size_t{0});
     stats.wall_ms = j.at("wallMs").get<double>();
 }
 
@@ -154,6 +164,9 @@ JobStats count_statuses(const std::vector<TaskRecord>& tasks) {
                 break;
             case TaskStatus::planned:
                 ++stats.planned;
+                break;
+            case TaskStatus::retrying:
+                ++stats.retrying;
                 break;
             case TaskStatus::pending:
             case TaskStatus::started:

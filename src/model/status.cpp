@@ -8,20 +8,23 @@
 namespace jobgraph {
 namespace {
 
-constexpr std::array<std::pair<TaskStatus, std::string_view>, 6> task_names{{
+constexpr std::array<std::pair<TaskStatus, std::string_view>, 7> task_names{{
     {TaskStatus::pending, "pending"},
     {TaskStatus::planned, "planned"},
     {TaskStatus::started, "started"},
+    {TaskStatus::retrying, "retrying"},
     {TaskStatus::succeeded, "succeeded"},
     {TaskStatus::failed, "failed"},
     {TaskStatus::aborted, "aborted"},
 }};
 
-constexpr std::array<std::pair<JobStatus, std::string_view>, 4> job_names{{
+constexpr std::array<std::pair<JobStatus, std::string_view>, 6> job_names{{
     {JobStatus::running, "running"},
     {JobStatus::succeeded, "succeeded"},
     {JobStatus::failed, "failed"},
     {JobStatus::awaiting_approval, "awaiting_approval"},
+    {JobStatus::cancelled, "cancelled"},
+    {JobStatus::interrupted, "interrupted"},
 }};
 
 template <typename Enum, std::size_t N>

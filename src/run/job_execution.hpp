@@ -11,6 +11,7 @@
 
 #include "core/job_state.hpp"
 #include "run/output_source.hpp"
+#include "run/run_control_state.hpp"
 #include "run/worker_pool.hpp"
 #include "sinks/observer_sink.hpp"
 #include "sinks/store_sink.hpp"
@@ -39,6 +40,7 @@ struct ExecutionSettings {
     JobStore* store = nullptr;  // with a store, every change is committed before it is reported
     std::string job_id{};       // the job's id in the store
     std::vector<std::size_t> saved_history{};  // what the store holds of each task (see StoreSink)
+    std::shared_ptr<RunControlState> control{};  // stops the run from outside; may be null
 };
 
 class JobExecution final : public OutputSource, public std::enable_shared_from_this<JobExecution> {

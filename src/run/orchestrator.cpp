@@ -2,6 +2,7 @@
 
 #include "model/json_limits.hpp"
 #include "run/job_execution.hpp"
+#include "run/run_control_state.hpp"
 #include "run/worker_pool.hpp"
 #include "spec/prepared_job.hpp"
 #include "spec/spec_reader.hpp"
@@ -43,31 +44,32 @@ Orchestrator::Orchestrator(const HandlerRegistry& registry, OrchestratorOptions 
 Orchestrator::~Orchestrator() = default;
 Orchestrator::Orchestrator(Orchestrator&&) noexcept = default;
 
-JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer) const {
+JobResult Orchestrator::run(const JobSpec& job, JobObserver* observer, RunControl* control) const {
     // Copying an input nested too deep would overflow the stack: such a spec is refused first.
     for (const TaskSpec& task : job.tasks) {
         if (detail::depth_exceeds(task.input)) {
             return run_prepared(detail::Preparation{detail::validation_problems(job, registry_), std::nullopt},
-                                job.name, observer);
+                                job.name, observer, control);
         }
     }
-    return run_prepared(detail::prepare_job(job, registry_), job.name, observer);
+    return run_prepared(detail::prepare_job(job, registry_), job.name, observer, control);
 }
 
-JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer) const {
+JobResult Orchestrator::run(JobSpec&& job, JobObserver* observer, RunControl* control) const {
     std::string name = job.name;
-    return run_prepared(detail::prepare_job(std::move(job), registry_), std::move(name), observer);
+    return run_prepared(detail::prepare_job(std::move(job), registry_), std::move(name), observer, control);
 }
 
-JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer) const {
+JobResult Orchestrator::run(const nlohmann::json& job, JobObserver* observer, RunControl* control) const {
     std::vector<std::string> problems;
     JobSpec spec = detail::read_job(job, problems);
     std::string name = spec.name;
     return run_prepared(detail::prepare_job(std::move(spec), registry_, std::move(problems)), std::move(name),
-                        observer);
+                        observer, control);
 }
 
-JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer) const {
+JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObserver* observer,
+                               RunControl* control) const {
     std::optional<StoredJob> stored = store.load(job_id);
     if (!stored) throw StoreError(fmt::format("No job {} in the store", job_id));
     if (stored->result) return std::move(*stored->result);
@@ -84,17 +86,18 @@ JobResult Orchestrator::resume(std::string_view job_id, JobStore& store, JobObse
         }
     }
     if (!preparation.problems.empty()) preparation.job.reset();
-    return run_prepared(std::move(preparation), std::move(name), observer, &store, std::string(job_id),
+    return run_prepared(std::move(preparation), std::move(name), observer, control, &store, std::string(job_id),
                         std::move(stored->tasks));
 }
 
 JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
-                                     JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
+                                     RunControl* control, JobStore* store, std::string job_id, std::vector<TaskRecord> restored) const {
     if (!preparation.job) return rejected(std::move(name), preparation.problems, observer);
     detail::ExecutionSettings settings{.check_cycles = !options_.unsafe_skip_cycle_check,
                                        .observer = observer,
                                        .store = store,
-                                       .job_id = std::move(job_id)};
+                                       .job_id = std::move(job_id),
+                                       .control = control ? control->state() : nullptr};
     settings.saved_history.reserve(restored.size());
     for (const TaskRecord& task : restored) settings.saved_history.push_back(task.history.size());
     auto run = std::make_shared<detail::JobExecution>(registry_, std::move(*preparation.job), std::move(settings),

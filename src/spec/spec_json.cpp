@@ -162,6 +162,24 @@ std::string_view to_string(Mode mode) noexcept {
     return mode == Mode::sequential ? "sequential" : "parallel";
 }
 
+void to_json(nlohmann::json& j, const RetryPolicy& retry) {
+    j = nlohmann::json{{"maxAttempts", retry.max_attempts},
+                       {"delay", retry.delay.count()},
+                       {"backoff", retry.backoff},
+                       {"maxDelay", retry.max_delay.count()},
+                       {"jitter", retry.jitter}};
+}
+
+void from_json(const nlohmann::json& j, RetryPolicy& retry) {
+    RetryPolicy read;
+    read.max_attempts = j.value("maxAttempts", read.max_attempts);
+    read.delay = std::chrono::milliseconds(j.value("delay", read.delay.count()));
+    read.backoff = j.value("backoff", read.backoff);
+    read.max_delay = std::chrono::milliseconds(j.value("maxDelay", read.max_delay.count()));
+    read.jitter = j.value("jitter", read.jitter);
+    retry = read;
+}
+
 void to_json(nlohmann::json& j, const TaskSpec& task) {
     j = nlohmann::json::object();
     if (task.id) j["id"] = *task.id;

@@ -649,4 +649,17 @@ std::vector<std::string> SqliteStore::job_ids() const {
     return impl_->job_ids();
 }
 
+// Placeholders until the store keeps leases and cancel requests.
+std::vector<JobSummary> SqliteStore::list_jobs() const {
+    return {};
+}
+void SqliteStore::acquire_lease(std::string_view, const LeaseHolder&, std::chrono::milliseconds) {}
+LeaseRenewal SqliteStore::renew_lease(std::string_view, const LeaseHolder&, std::chrono::milliseconds) {
+    return {};
+}
+void SqliteStore::release_lease(std::string_view, const LeaseHolder&) {}
+void SqliteStore::request_cancel(std::string_view, std::string_view) {
+    throw StoreError("request_cancel: not implemented yet");
+}
+
 }  // namespace jobgraph
