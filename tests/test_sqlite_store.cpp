@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace jobgraph;
 using namespace jobgraph::testing;
 
@@ -506,4 +509,322 @@ TEST_CASE("SqliteStore refuses to write a spec whose input nests deeper than 512
                                                   db.path().string() +
                                                   ": tasks[1]: \"input\" nests deeper than 512 levels");
     CHECK(store.job_ids().empty());
+}
+
+// --- schema version 3: leases, cancel requests, listings, task policy -----------------------
+
+namespace {
+
+// The tables as schema version 2 made them, to check that such a file is migrated.
+constexpr const char* version_2_schema = R"sql(
+CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    result     TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE tasks (
+    job_id     TEXT NOT NULL REFERENCES jobs(id),
+    position   INTEGER NOT NULL,
+    id         TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    identity   TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+) WITHOUT ROWID;
+CREATE TABLE task_history (
+    job_id     TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    PRIMARY KEY (job_id, position, seq),
+    FOREIGN KEY (job_id, position) REFERENCES tasks(job_id, position)
+) WITHOUT ROWID;
+PRAGMA application_id = 1246708295;  -- "JOBG"
+PRAGMA user_version = 2;
+)sql";
+
+void exec_directly(const fs::path& file, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.string().c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
+            SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    const std::string message = error ? error : "";
+    sqlite3_free(error);
+    sqlite3_close_v2(db);
+    INFO(message);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+std::int64_t user_version_of(const fs::path& file) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    const std::int64_t version = sqlite3_column_int64(statement, 0);
+    sqlite3_finalize(statement);
+    sqlite3_close_v2(db);
+    return version;
+}
+
+std::string sql_text(const std::string& text) {
+    std::string quoted = "'";
+    for (const char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// A holder on this machine whose process has exited: a child reaped before it is returned.
+LeaseHolder exited_holder() {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    REQUIRE(child > 0);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    return LeaseHolder{"exited-holder", LeaseHolder::for_this_process().host, child};
+}
+
+std::string busy_message(SqliteStore& store, const std::string& id, const LeaseHolder& holder) {
+    try {
+        store.acquire_lease(id, holder, std::chrono::seconds(10));
+    } catch (const JobBusyError& error) {
+        return error.what();
+    }
+    return "not busy";
+}
+
+constexpr std::chrono::milliseconds lease{10'000};
+constexpr std::chrono::milliseconds already_expired{-1'000};
+
+}  // namespace
+
+TEST_CASE("SqliteStore migrates a schema version 2 file", "[store]") {
+    const TempDb db;
+    const auto spec = photo_spec();
+    const auto root = record("0", TaskStatus::succeeded, {{"files", 2}});
+    const std::string created = "2026-11-01T10:00:00.000000Z";
+    {
+        std::string sql = version_2_schema;
+        sql += fmt::format("INSERT INTO jobs VALUES ('job-00000000000a', 1, 'photo-import', {}, NULL, '{}');",
+                           sql_text(json(spec).dump()), created);
+        sql += fmt::format(
+            "INSERT INTO tasks VALUES ('job-00000000000a', 0, '0', 'succeeded', {}, {});",
+            sql_text(json{{"id", "0"}, {"parentId", nullptr}, {"depth", 0}, {"service", "fs"}, {"command", "stat"},
+                          {"input", root.input}, {"dependsOn", json::array()}}
+                         .dump()),
+            sql_text(json{{"output", root.output}, {"trace", nullptr}, {"children", json::array()}, {"attempts", 1},
+                          {"startedAt", format_timestamp(at_us(10))}, {"completedAt", format_timestamp(at_us(250))}}
+                         .dump()));
+        for (std::size_t i = 0; i < root.history.size(); ++i) {
+            sql += fmt::format("INSERT INTO task_history VALUES ('job-00000000000a', 0, {}, '{}', '{}', '');", i,
+                               to_string(root.history[i].status), format_timestamp(root.history[i].at));
+        }
+        exec_directly(db.path(), sql);
+        REQUIRE(user_version_of(db.path()) == 2);
+    }
+
+    SqliteStore store(db.path());
+    CHECK(user_version_of(db.path()) == 3);
+    const auto loaded = store.load("job-00000000000a");
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->spec == spec);
+    REQUIRE(loaded->tasks.size() == 1);
+    CHECK(loaded->tasks[0] == root);
+    CHECK_FALSE(loaded->result.has_value());
+
+    // The migrated job has the new columns: a last change (its creation), no lease, no cancel.
+    const auto jobs = store.list_jobs();
+    REQUIRE(jobs.size() == 1);
+    CHECK(jobs[0].status == "pending");
+    CHECK(format_timestamp(jobs[0].created_at) == created);
+    CHECK(format_timestamp(jobs[0].updated_at) == created);
+    CHECK(jobs[0].done == 1);
+    CHECK(jobs[0].total == 1);
+    const auto holder = LeaseHolder::for_this_process();
+    store.acquire_lease("job-00000000000a", holder, lease);
+    CHECK_FALSE(store.renew_lease("job-00000000000a", holder, lease).cancel_reason.has_value());
+    CHECK(store.list_jobs()[0].status == "running");
+
+    // Opening it again finds version 3 and changes nothing.
+    const SqliteStore again(db.path());
+    CHECK(again.load("job-00000000000a")->tasks == loaded->tasks);
+}
+
+TEST_CASE("SqliteStore keeps retry state and what a task runs under", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    TaskRecord root = record("0", TaskStatus::started);
+    root.timeout = std::chrono::milliseconds(250);
+    root.retry = RetryPolicy{4, std::chrono::milliseconds(20), 3.0, std::chrono::milliseconds(500), false};
+    root.priority = -7;
+    store.save_tasks(id, Batch{{0, &root, 0}});
+
+    const std::size_t saved = root.history.size();
+    root.status = TaskStatus::retrying;
+    root.next_attempt_at = at_us(5'000);
+    root.history.push_back({TaskStatus::retrying, at_us(300), "Attempt 1 of 4 failed: flaky; next attempt in 20 ms"});
+    store.save_tasks(id, Batch{{0, &root, saved}});
+    CHECK(store.load(id)->tasks == std::vector<TaskRecord>{root});
+
+    // The next attempt clears the due time again.
+    const std::size_t saved_retrying = root.history.size();
+    root.status = TaskStatus::started;
+    root.next_attempt_at.reset();
+    root.attempts = 2;
+    root.history.push_back({TaskStatus::started, at_us(5'000), ""});
+    store.save_tasks(id, Batch{{0, &root, saved_retrying}});
+    CHECK(store.load(id)->tasks == std::vector<TaskRecord>{root});
+}
+
+TEST_CASE("SqliteStore keeps cancelled and interrupted results", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    const std::vector<TaskRecord> tasks{record("0", TaskStatus::succeeded), record("1", TaskStatus::pending)};
+    store.save_tasks(id, Batch{{0, &tasks[0], 0}, {1, &tasks[1], 0}});
+    for (const auto status : {JobStatus::cancelled, JobStatus::interrupted}) {
+        JobResult result = finished_result(tasks);
+        result.status = status;
+        result.error_message = status == JobStatus::cancelled ? std::optional<std::string>("Job cancelled: enough")
+                                                              : std::nullopt;
+        store.save_result(id, result);
+        CHECK(store.load(id)->result == result);
+        CHECK(store.list_jobs()[0].status == to_string(status));
+    }
+}
+
+TEST_CASE("SqliteStore leases: one holder at a time", "[store][lease]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    SqliteStore other_store(db.path());  // as another process would see the file
+    const auto id = store.create_job(photo_spec());
+    const auto holder = LeaseHolder::for_this_process();
+    LeaseHolder rival = LeaseHolder::for_this_process();
+    REQUIRE(rival.id != holder.id);
+
+    SECTION("a free job is taken; a second holder is refused with the holder named") {
+        store.acquire_lease(id, holder, lease);
+        const std::string message = busy_message(other_store, id, rival);
+        CHECK_THAT(message, Catch::StartsWith(fmt::format("Job {} is being run by another process (pid {} on host {}, "
+                                                          "lease until ",
+                                                          id, holder.pid, holder.host)));
+        CHECK(std::regex_search(message, std::regex(R"(lease until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\)$)")));
+        CHECK_THROWS_AS(other_store.acquire_lease(id, rival, lease), StoreError);  // JobBusyError is one
+        // The holder itself takes it again (a renewal).
+        CHECK_NOTHROW(store.acquire_lease(id, holder, lease));
+    }
+    SECTION("a holder on another machine is waited for until its lease expires") {
+        const LeaseHolder remote{"remote-holder", "elsewhere.example", 1};
+        store.acquire_lease(id, remote, lease);
+        CHECK_THAT(busy_message(other_store, id, rival), Catch::Contains("pid 1 on host elsewhere.example"));
+        store.acquire_lease(id, remote, already_expired);  // as if it had stopped renewing
+        CHECK_NOTHROW(other_store.acquire_lease(id, rival, lease));
+        CHECK_FALSE(store.renew_lease(id, remote, lease).held);
+        CHECK(other_store.renew_lease(id, rival, lease).held);
+    }
+    SECTION("an expired lease of a live process on this machine is taken over") {
+        store.acquire_lease(id, holder, already_expired);
+        CHECK_NOTHROW(other_store.acquire_lease(id, rival, lease));
+        CHECK_FALSE(store.renew_lease(id, holder, lease).held);
+    }
+    SECTION("a current lease whose holder on this machine has exited is taken over at once") {
+        const LeaseHolder exited = exited_holder();
+        store.acquire_lease(id, exited, lease);
+        CHECK_NOTHROW(other_store.acquire_lease(id, rival, lease));
+        CHECK(other_store.renew_lease(id, rival, lease).held);
+    }
+    SECTION("a released lease frees the job; a release by anyone else changes nothing") {
+        store.acquire_lease(id, holder, lease);
+        other_store.release_lease(id, rival);
+        CHECK_THROWS_AS(other_store.acquire_lease(id, rival, lease), JobBusyError);
+        store.release_lease(id, holder);
+        CHECK_NOTHROW(other_store.acquire_lease(id, rival, lease));
+        CHECK_FALSE(store.renew_lease(id, holder, lease).held);
+    }
+    SECTION("an unknown job") {
+        CHECK_THROWS_WITH(store.acquire_lease("job-missing", holder, lease), Catch::Contains("\"job-missing\""));
+        CHECK_THROWS_WITH(store.renew_lease("job-missing", holder, lease), Catch::Contains("\"job-missing\""));
+        CHECK_THROWS_WITH(store.request_cancel("job-missing", "why"), Catch::Contains("\"job-missing\""));
+        CHECK_THROWS_AS(store.request_cancel("job-missing", "why"), StoreError);
+    }
+}
+
+TEST_CASE("SqliteStore hands a cancel request to the holder's next renewal", "[store][lease]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    SqliteStore canceller(db.path());
+    const auto id = store.create_job(photo_spec());
+    const auto other = store.create_job(photo_spec());
+    const auto holder = LeaseHolder::for_this_process();
+    store.acquire_lease(id, holder, lease);
+
+    const LeaseRenewal before = store.renew_lease(id, holder, lease);
+    CHECK(before.held);
+    CHECK_FALSE(before.cancel_reason.has_value());
+
+    canceller.request_cancel(id, "operator asked");
+    canceller.request_cancel(id, "a second request");  // the first one wins
+    const LeaseRenewal after = store.renew_lease(id, holder, lease);
+    CHECK(after.held);
+    CHECK(after.cancel_reason == std::optional<std::string>("operator asked"));
+    // Only that job.
+    store.acquire_lease(other, holder, lease);
+    CHECK_FALSE(store.renew_lease(other, holder, lease).cancel_reason.has_value());
+}
+
+TEST_CASE("SqliteStore lists jobs newest first with their status and counts", "[store]") {
+    const TempDb db;
+    SqliteStore store(db.path());
+    auto spec = photo_spec();
+    spec.name = "partly-done";
+    const auto partly_done = store.create_job(spec);
+    spec.name = "finished";
+    const auto finished = store.create_job(spec);
+    spec.name = "never-ran";
+    const auto never_ran = store.create_job(spec);
+    spec.name = "running";
+    const auto running = store.create_job(spec);
+    spec.name = "holder-died";
+    const auto holder_died = store.create_job(spec);
+
+    const std::vector<TaskRecord> half{record("0", TaskStatus::succeeded), record("1", TaskStatus::started),
+                                       record("2", TaskStatus::planned)};
+    store.save_tasks(partly_done, Batch{{0, &half[0], 0}, {1, &half[1], 0}, {2, &half[2], 0}});
+    const std::vector<TaskRecord> all{record("0", TaskStatus::succeeded), record("1", TaskStatus::failed)};
+    store.save_tasks(finished, Batch{{0, &all[0], 0}, {1, &all[1], 0}});
+    store.save_result(finished, finished_result(all));
+    store.acquire_lease(running, LeaseHolder::for_this_process(), lease);
+    store.acquire_lease(holder_died, exited_holder(), lease);
+
+    const auto jobs = store.list_jobs();
+    REQUIRE(jobs.size() == 5);
+    std::vector<std::string> ids;
+    for (const auto& job : jobs) ids.push_back(job.id);
+    CHECK(ids == std::vector<std::string>{holder_died, running, never_ran, finished, partly_done});
+
+    CHECK(jobs[0].name == "holder-died");
+    CHECK(jobs[0].status == "pending");
+    CHECK(jobs[1].status == "running");
+    CHECK(jobs[2].status == "pending");
+    CHECK(jobs[2].done == 0);
+    CHECK(jobs[2].total == 2);  // the spec's tasks, before any record exists
+    CHECK(jobs[3].name == "finished");
+    CHECK(jobs[3].status == "failed");
+    CHECK(jobs[3].done == 2);
+    CHECK(jobs[3].total == 2);
+    CHECK(jobs[4].status == "pending");
+    CHECK(jobs[4].done == 2);  // succeeded and planned are final; started is not
+    CHECK(jobs[4].total == 3);
+    for (const auto& job : jobs) CHECK(job.updated_at >= job.created_at);
+    // Every save moves updated_at on.
+    const Timestamp before = jobs[4].updated_at;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    store.save_tasks(partly_done, Batch{{1, &half[1], half[1].history.size()}});
+    CHECK(store.list_jobs()[4].updated_at > before);
 }

@@ -1,9 +1,11 @@
 // The embedded job store: one SQLite file in WAL mode, every write one committed transaction.
 // A task is a row that is written whole once (what never changes), a few columns that change
-// with its status, and history rows that are only ever appended.
+// with its status, and history rows that are only ever appended. A job row also holds who runs
+// the job (its lease) and whether it was asked to cancel.
 #include "jobgraph/store.hpp"
 
 #include "model/json_limits.hpp"
+#include "store/lease_liveness.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -21,7 +23,7 @@ namespace {
 using nlohmann::json;
 
 // Bumped whenever the tables change; a file with a higher version is refused, not guessed at.
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 // Marks the file as ours ("JOBG"), so that a foreign SQLite database is never written to.
 constexpr std::int32_t application_id = 0x4A4F4247;
 constexpr int busy_timeout_ms = 5000;
@@ -40,15 +42,23 @@ CREATE TABLE jobs (
     name       TEXT NOT NULL,
     spec       TEXT NOT NULL,            -- JobSpec as JSON
     result     TEXT,                     -- JobResult as JSON, NULL while the job is unfinished
-    created_at TEXT NOT NULL             -- UTC, as format_timestamp writes it
+    created_at TEXT NOT NULL,            -- UTC, as format_timestamp writes it
+    updated_at TEXT NOT NULL,            -- the last write of the job or its tasks
+    lease_holder     TEXT,               -- LeaseHolder::id of the run holding the job, or NULL
+    lease_host       TEXT,
+    lease_pid        INTEGER,
+    lease_expires_us INTEGER,            -- UTC microseconds since the epoch
+    cancel_reason    TEXT                -- set by request_cancel, first request wins
 );
 CREATE TABLE tasks (
     job_id     TEXT NOT NULL REFERENCES jobs(id),
     position   INTEGER NOT NULL,         -- creation order within the job
     id         TEXT NOT NULL,
     status     TEXT NOT NULL,
-    identity   TEXT NOT NULL,            -- JSON: id, parentId, depth, service, command, input, dependsOn
-    outcome    TEXT NOT NULL,            -- JSON: output, trace, children, attempts, startedAt, completedAt
+    identity   TEXT NOT NULL,            -- JSON: id, parentId, depth, service, command, input, dependsOn,
+                                         --       and where not the default: timeout, retry, priority
+    outcome    TEXT NOT NULL,            -- JSON: output, trace, children, attempts, startedAt, completedAt,
+                                         --       nextAttemptAt while retrying
     PRIMARY KEY (job_id, position)
 ) WITHOUT ROWID;                         -- one b-tree, not a table and an index: fewer pages per commit
 CREATE TABLE task_history (
@@ -112,25 +122,32 @@ std::string encode(const T& value, std::string_view file, Describe describe) {
 // The parts of a record as the tasks table keeps them; together with the history rows they
 // make the record's JSON form again.
 json identity_of(const TaskRecord& task) {
-    return json{{"id", task.id},
-                {"parentId", task.parent_id ? json(*task.parent_id) : json(nullptr)},
-                {"depth", task.depth},
-                {"service", task.service},
-                {"command", task.command},
-                {"input", task.input},
-                {"dependsOn", task.depends_on}};
+    json identity{{"id", task.id},
+                  {"parentId", task.parent_id ? json(*task.parent_id) : json(nullptr)},
+                  {"depth", task.depth},
+                  {"service", task.service},
+                  {"command", task.command},
+                  {"input", task.input},
+                  {"dependsOn", task.depends_on}};
+    // What the task runs under, written only where it differs from the defaults (as to_json does).
+    if (task.timeout.count() != 0) identity["timeout"] = task.timeout.count();
+    if (task.retry != RetryPolicy{}) identity["retry"] = task.retry;
+    if (task.priority != 0) identity["priority"] = task.priority;
+    return identity;
 }
 
 json outcome_of(const TaskRecord& task) {
     const auto timestamp = [](const std::optional<Timestamp>& at) {
         return at ? json(format_timestamp(*at)) : json(nullptr);
     };
-    return json{{"output", task.output},
-                {"trace", task.trace},
-                {"children", task.children},
-                {"attempts", task.attempts},
-                {"startedAt", timestamp(task.started_at)},
-                {"completedAt", timestamp(task.completed_at)}};
+    json outcome{{"output", task.output},
+                 {"trace", task.trace},
+                 {"children", task.children},
+                 {"attempts", task.attempts},
+                 {"startedAt", timestamp(task.started_at)},
+                 {"completedAt", timestamp(task.completed_at)}};
+    if (task.next_attempt_at) outcome["nextAttemptAt"] = format_timestamp(*task.next_attempt_at);
+    return outcome;
 }
 
 // A stored document, parsed without recursing.
@@ -140,6 +157,31 @@ json parse_stored(std::string_view text, std::size_t own_levels) {
     } catch (const detail::JsonTooDeep&) {
         throw std::runtime_error(fmt::format("a value nests deeper than {} levels", detail::max_json_depth));
     }
+}
+
+std::int64_t microseconds_of(Timestamp at) {
+    return at.time_since_epoch().count();
+}
+
+Timestamp timestamp_of(std::int64_t microseconds) {
+    return Timestamp(std::chrono::microseconds(microseconds));
+}
+
+// The lease a job row holds, if any.
+struct StoredLease {
+    std::string holder;
+    std::string host;
+    std::int64_t pid = 0;
+    std::int64_t expires_us = 0;
+
+    // A lease keeps the job only while it is renewed and its holder can still be running.
+    bool live(std::int64_t now_us) const { return expires_us >= now_us && !detail::holder_has_exited(host, pid); }
+};
+
+std::optional<StoredLease> lease_in(sqlite3_stmt* row, int first_column) {
+    if (sqlite3_column_type(row, first_column) == SQLITE_NULL) return std::nullopt;
+    return StoredLease{column_text(row, first_column), column_text(row, first_column + 1),
+                       sqlite3_column_int64(row, first_column + 2), sqlite3_column_int64(row, first_column + 3)};
 }
 
 std::string random_job_id() {
@@ -160,6 +202,11 @@ public:
     void clear_result(std::string_view job_id);
     std::optional<StoredJob> load(std::string_view job_id);
     std::vector<std::string> job_ids();
+    std::vector<JobSummary> list_jobs();
+    void acquire_lease(std::string_view job_id, const LeaseHolder& holder, std::chrono::milliseconds duration);
+    LeaseRenewal renew_lease(std::string_view job_id, const LeaseHolder& holder, std::chrono::milliseconds duration);
+    void release_lease(std::string_view job_id, const LeaseHolder& holder);
+    void request_cancel(std::string_view job_id, std::string_view reason);
 
 private:
     // Rolls back unless committed, so that any error (SQLite's or a JSON one) leaves no trace.
@@ -200,11 +247,14 @@ private:
 
     void open_schema();
     void migrate_from_version_1();
+    void migrate_from_version_2();
     // Writes one task: whole when @p saved_history is 0 (a new task), else its changing columns
     // and the history entries past @p saved_history.
     void write_task(std::string_view job_id, std::int64_t position, const TaskRecord& task, std::size_t saved_history,
                     const std::string* identity_text, const std::string& outcome_text, std::string_view operation);
     bool job_exists(std::string_view job_id, std::string_view operation);
+    // Sets the job's updated_at to now; throws StoreError for an unknown job.
+    void touch_job(std::string_view job_id, std::string_view operation);
     void set_result(std::string_view job_id, const std::optional<JobResult>& result, const char* operation);
 
     std::string file_;
@@ -221,6 +271,14 @@ private:
     Statement select_tasks_;
     Statement select_history_;
     Statement select_ids_;
+    Statement touch_job_;
+    Statement select_lease_;
+    Statement update_lease_;
+    Statement renew_lease_;
+    Statement release_lease_;
+    Statement request_cancel_;
+    Statement select_cancel_;
+    Statement select_summaries_;
 };
 
 SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()) {
@@ -254,8 +312,8 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
 
     job_exists_ = prepare("SELECT 1 FROM jobs WHERE id = ?1", "prepare");
     insert_job_ = prepare(
-        "INSERT INTO jobs (id, seq, name, spec, result, created_at) "
-        "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4)",
+        "INSERT INTO jobs (id, seq, name, spec, result, created_at, updated_at) "
+        "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4, ?4)",
         "prepare");
     insert_task_ = prepare(
         "INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -264,13 +322,38 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
     insert_history_ = prepare(
         "INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         "prepare");
-    update_result_ = prepare("UPDATE jobs SET result = ?2 WHERE id = ?1", "prepare");
+    update_result_ = prepare("UPDATE jobs SET result = ?2, updated_at = ?3 WHERE id = ?1", "prepare");
     select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
     select_tasks_ =
         prepare("SELECT position, id, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
     select_history_ = prepare(
         "SELECT position, status, at, reason FROM task_history WHERE job_id = ?1 ORDER BY position, seq", "prepare");
     select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
+    touch_job_ = prepare("UPDATE jobs SET updated_at = ?2 WHERE id = ?1", "prepare");
+    select_lease_ =
+        prepare("SELECT lease_holder, lease_host, lease_pid, lease_expires_us FROM jobs WHERE id = ?1", "prepare");
+    update_lease_ = prepare(
+        "UPDATE jobs SET lease_holder = ?2, lease_host = ?3, lease_pid = ?4, lease_expires_us = ?5 WHERE id = ?1",
+        "prepare");
+    renew_lease_ = prepare("UPDATE jobs SET lease_expires_us = ?3 WHERE id = ?1 AND lease_holder = ?2", "prepare");
+    release_lease_ = prepare(
+        "UPDATE jobs SET lease_holder = NULL, lease_host = NULL, lease_pid = NULL, lease_expires_us = NULL "
+        "WHERE id = ?1 AND lease_holder = ?2",
+        "prepare");
+    request_cancel_ = prepare("UPDATE jobs SET cancel_reason = COALESCE(cancel_reason, ?2) WHERE id = ?1", "prepare");
+    select_cancel_ = prepare("SELECT cancel_reason FROM jobs WHERE id = ?1", "prepare");
+    // The job's status comes from its result without decoding the whole result; a job that
+    // never ran has no task rows yet, and counts its spec's tasks.
+    select_summaries_ = prepare(
+        "SELECT j.id, j.name, json_extract(j.result, '$.status'), j.created_at, j.updated_at, "
+        "       j.lease_host, j.lease_pid, j.lease_expires_us, "
+        "       COALESCE(t.total, json_array_length(j.spec, '$.tasks'), 0), COALESCE(t.done, 0) "
+        "FROM jobs j LEFT JOIN ("
+        "    SELECT job_id, COUNT(*) AS total, "
+        "           SUM(status IN ('planned', 'succeeded', 'failed', 'aborted')) AS done "
+        "    FROM tasks GROUP BY job_id) t ON t.job_id = j.id "
+        "ORDER BY j.seq DESC",
+        "prepare");
 }
 
 void SqliteStore::Impl::open_schema() {
@@ -289,6 +372,9 @@ void SqliteStore::Impl::open_schema() {
         throw StoreError(fmt::format("SqliteStore: {} is a SQLite database of another application", file_));
     } else if (version == 1) {
         migrate_from_version_1();
+        migrate_from_version_2();
+    } else if (version == 2) {
+        migrate_from_version_2();
     } else if (version != schema_version) {
         throw StoreError(fmt::format("SqliteStore: {} has schema version {}, this build reads version {}", file_,
                                      version, schema_version));
@@ -328,6 +414,18 @@ void SqliteStore::Impl::migrate_from_version_1() {
         }
     }
     exec("DROP TABLE tasks_version_1", "migrate schema");
+}
+
+// Version 2 had no updated_at, lease or cancel request; its tasks table is the same. A job's
+// last change is taken to be its creation. Called inside open_schema's transaction.
+void SqliteStore::Impl::migrate_from_version_2() {
+    exec("ALTER TABLE jobs ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''", "migrate schema");
+    exec("UPDATE jobs SET updated_at = created_at", "migrate schema");
+    exec("ALTER TABLE jobs ADD COLUMN lease_holder TEXT", "migrate schema");
+    exec("ALTER TABLE jobs ADD COLUMN lease_host TEXT", "migrate schema");
+    exec("ALTER TABLE jobs ADD COLUMN lease_pid INTEGER", "migrate schema");
+    exec("ALTER TABLE jobs ADD COLUMN lease_expires_us INTEGER", "migrate schema");
+    exec("ALTER TABLE jobs ADD COLUMN cancel_reason TEXT", "migrate schema");
     exec(fmt::format("PRAGMA user_version={}", schema_version).c_str(), "set schema version");
 }
 
@@ -372,6 +470,18 @@ std::int64_t SqliteStore::Impl::query_int(const char* sql, std::string_view oper
         throw StoreError(fmt::format("SqliteStore: {} failed on {}: no row", operation, file_));
     }
     return sqlite3_column_int64(use.get(), 0);
+}
+
+void SqliteStore::Impl::touch_job(std::string_view job_id, std::string_view operation) {
+    {
+        const StatementUse use(touch_job_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_text(use.get(), 2, format_timestamp(now_utc()), operation);
+        step(use.get(), operation);
+    }
+    if (sqlite3_changes(db_.get()) == 0) {
+        throw StoreError(fmt::format("SqliteStore: {} failed on {}: unknown job \"{}\"", operation, file_, job_id));
+    }
 }
 
 bool SqliteStore::Impl::job_exists(std::string_view job_id, std::string_view operation) {
@@ -445,9 +555,7 @@ void SqliteStore::Impl::save_tasks(std::string_view job_id, std::span<const Task
 
     const std::lock_guard lock(mutex_);
     Transaction transaction(*this, "BEGIN IMMEDIATE", "save tasks");
-    if (!job_exists(job_id, "save tasks")) {
-        throw StoreError(fmt::format("SqliteStore: save tasks failed on {}: unknown job \"{}\"", file_, job_id));
-    }
+    touch_job(job_id, "save tasks");
     for (const Row& row : rows) {
         write_task(job_id, row.position, *row.write->record, row.write->saved_history,
                    row.identity ? &*row.identity : nullptr, row.outcome, "save tasks");
@@ -503,6 +611,7 @@ void SqliteStore::Impl::set_result(std::string_view job_id, const std::optional<
         const StatementUse use(update_result_);
         bind_text(use.get(), 1, job_id, operation);
         if (result) bind_text(use.get(), 2, text, operation);  // left unbound, ?2 is NULL
+        bind_text(use.get(), 3, format_timestamp(now_utc()), operation);
         step(use.get(), operation);
     }
     if (sqlite3_changes(db_.get()) == 0) {
@@ -622,6 +731,124 @@ std::vector<std::string> SqliteStore::Impl::job_ids() {
     return ids;
 }
 
+std::vector<JobSummary> SqliteStore::Impl::list_jobs() {
+    std::vector<JobSummary> jobs;
+    const std::int64_t now = microseconds_of(now_utc());
+    const std::lock_guard lock(mutex_);
+    const StatementUse use(select_summaries_);
+    while (step(use.get(), "list jobs")) {
+        sqlite3_stmt* row = use.get();
+        JobSummary job;
+        job.id = column_text(row, 0);
+        job.name = column_text(row, 1);
+        // Lease columns 5-7: host, pid, expiry (the holder's id is not needed here).
+        const bool running = sqlite3_column_type(row, 7) != SQLITE_NULL &&
+                             StoredLease{{}, column_text(row, 5), sqlite3_column_int64(row, 6),
+                                         sqlite3_column_int64(row, 7)}
+                                 .live(now);
+        if (running) {
+            job.status = "running";
+        } else if (sqlite3_column_type(row, 2) != SQLITE_NULL) {
+            job.status = column_text(row, 2);
+        } else {
+            job.status = "pending";
+        }
+        const auto created = parse_timestamp(column_text(row, 3));
+        const auto updated = parse_timestamp(column_text(row, 4));
+        if (!created || !updated) {
+            throw StoreError(fmt::format("SqliteStore: job \"{}\" in {} has an unreadable time", job.id, file_));
+        }
+        job.created_at = *created;
+        job.updated_at = *updated;
+        job.total = static_cast<std::size_t>(std::max<std::int64_t>(0, sqlite3_column_int64(row, 8)));
+        job.done = static_cast<std::size_t>(std::max<std::int64_t>(0, sqlite3_column_int64(row, 9)));
+        jobs.push_back(std::move(job));
+    }
+    return jobs;
+}
+
+void SqliteStore::Impl::acquire_lease(std::string_view job_id, const LeaseHolder& holder,
+                                      std::chrono::milliseconds duration) {
+    constexpr std::string_view operation = "acquire lease";
+    const std::lock_guard lock(mutex_);
+    // IMMEDIATE: the check and the take are one step for every process sharing the file.
+    Transaction transaction(*this, "BEGIN IMMEDIATE", "acquire lease");
+    const Timestamp now = now_utc();
+    std::optional<StoredLease> lease;
+    {
+        const StatementUse use(select_lease_);
+        bind_text(use.get(), 1, job_id, operation);
+        if (!step(use.get(), operation)) {
+            throw StoreError(fmt::format("SqliteStore: {} failed on {}: unknown job \"{}\"", operation, file_, job_id));
+        }
+        lease = lease_in(use.get(), 0);
+    }
+    if (lease && lease->holder != holder.id && lease->live(microseconds_of(now))) {
+        throw JobBusyError(fmt::format("Job {} is being run by another process (pid {} on host {}, lease until {})",
+                                       job_id, lease->pid, lease->host,
+                                       format_timestamp(timestamp_of(lease->expires_us))));
+    }
+    {
+        const StatementUse use(update_lease_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_text(use.get(), 2, holder.id, operation);
+        bind_text(use.get(), 3, holder.host, operation);
+        bind_int64(use.get(), 4, holder.pid, operation);
+        bind_int64(use.get(), 5, microseconds_of(now + duration), operation);
+        step(use.get(), operation);
+    }
+    transaction.commit("acquire lease");
+}
+
+LeaseRenewal SqliteStore::Impl::renew_lease(std::string_view job_id, const LeaseHolder& holder,
+                                            std::chrono::milliseconds duration) {
+    constexpr std::string_view operation = "renew lease";
+    LeaseRenewal renewal;
+    const std::lock_guard lock(mutex_);
+    Transaction transaction(*this, "BEGIN IMMEDIATE", "renew lease");
+    {
+        const StatementUse use(select_cancel_);
+        bind_text(use.get(), 1, job_id, operation);
+        if (!step(use.get(), operation)) {
+            throw StoreError(fmt::format("SqliteStore: {} failed on {}: unknown job \"{}\"", operation, file_, job_id));
+        }
+        if (sqlite3_column_type(use.get(), 0) != SQLITE_NULL) renewal.cancel_reason = column_text(use.get(), 0);
+    }
+    {
+        const StatementUse use(renew_lease_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_text(use.get(), 2, holder.id, operation);
+        bind_int64(use.get(), 3, microseconds_of(now_utc() + duration), operation);
+        step(use.get(), operation);
+    }
+    renewal.held = sqlite3_changes(db_.get()) > 0;
+    transaction.commit("renew lease");
+    return renewal;
+}
+
+void SqliteStore::Impl::release_lease(std::string_view job_id, const LeaseHolder& holder) {
+    constexpr std::string_view operation = "release lease";
+    const std::lock_guard lock(mutex_);
+    const StatementUse use(release_lease_);
+    bind_text(use.get(), 1, job_id, operation);
+    bind_text(use.get(), 2, holder.id, operation);
+    step(use.get(), operation);
+}
+
+void SqliteStore::Impl::request_cancel(std::string_view job_id, std::string_view reason) {
+    constexpr std::string_view operation = "request cancel";
+    const std::lock_guard lock(mutex_);
+    {
+        const StatementUse use(request_cancel_);
+        bind_text(use.get(), 1, job_id, operation);
+        bind_text(use.get(), 2, reason, operation);
+        step(use.get(), operation);
+    }
+    if (sqlite3_changes(db_.get()) == 0) {
+        throw StoreError(fmt::format("SqliteStore: {} failed on {}: unknown job \"{}\"", operation, file_, job_id));
+    }
+}
+
 SqliteStore::SqliteStore(const std::filesystem::path& file) : impl_(std::make_unique<Impl>(file)) {}
 SqliteStore::~SqliteStore() = default;
 
@@ -649,17 +876,26 @@ std::vector<std::string> SqliteStore::job_ids() const {
     return impl_->job_ids();
 }
 
-// Placeholders until the store keeps leases and cancel requests.
 std::vector<JobSummary> SqliteStore::list_jobs() const {
-    return {};
+    return impl_->list_jobs();
 }
-void SqliteStore::acquire_lease(std::string_view, const LeaseHolder&, std::chrono::milliseconds) {}
-LeaseRenewal SqliteStore::renew_lease(std::string_view, const LeaseHolder&, std::chrono::milliseconds) {
-    return {};
+
+void SqliteStore::acquire_lease(std::string_view job_id, const LeaseHolder& holder,
+                                std::chrono::milliseconds duration) {
+    impl_->acquire_lease(job_id, holder, duration);
 }
-void SqliteStore::release_lease(std::string_view, const LeaseHolder&) {}
-void SqliteStore::request_cancel(std::string_view, std::string_view) {
-    throw StoreError("request_cancel: not implemented yet");
+
+LeaseRenewal SqliteStore::renew_lease(std::string_view job_id, const LeaseHolder& holder,
+                                      std::chrono::milliseconds duration) {
+    return impl_->renew_lease(job_id, holder, duration);
+}
+
+void SqliteStore::release_lease(std::string_view job_id, const LeaseHolder& holder) {
+    impl_->release_lease(job_id, holder);
+}
+
+void SqliteStore::request_cancel(std::string_view job_id, std::string_view reason) {
+    impl_->request_cancel(job_id, reason);
 }
 
 }  // namespace jobgraph
