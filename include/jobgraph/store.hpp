@@ -120,6 +120,29 @@ public:
 /// they spawn are again planned if plan mode says so. Returns how many tasks were approved.
 std::size_t approve_planned(JobStore& store, std::string_view job_id);
 
+/// @brief Which planned tasks of a stored job to approve and which to reject.
+struct ApprovalDecision {
+    /// Ids to approve; empty means every planned task that is not rejected (nor waits on
+    /// rejected work). Planned tasks without side effects that were planned only because they
+    /// wait on planned work are approved with it, once all the planned work they wait on is.
+    std::vector<std::string> approve{};
+    /// Ids to reject: each ends `aborted` ("Rejected: <reason>"), and tasks that wait on it end
+    /// `aborted` ("Aborted: dependency <id> failed").
+    std::vector<std::string> reject{};
+    std::string reason{};
+};
+
+/// @brief Approves and rejects planned tasks as @p decision says, in one write, and clears the
+/// job's result if anything changed so that Orchestrator::resume runs what was approved. Throws
+/// StoreError naming them if an id is not a planned task of the job (nothing changes then), and
+/// JobBusyError if a live process holds the job. Returns how many tasks were approved.
+std::size_t approve_planned(JobStore& store, std::string_view job_id, const ApprovalDecision& decision);
+
+/// @brief The job as it stands, without running it: its saved result if it has one, else a
+/// result built from its task records with status `running` and the stats counted (a job that
+/// never ran shows its initial tasks as pending).
+JobResult snapshot_of(const StoredJob& job);
+
 /// @brief The embedded default: one SQLite file, written in WAL mode, every write a
 /// committed transaction. Several SqliteStore objects (or processes) may share a file.
 class SqliteStore final : public JobStore {
