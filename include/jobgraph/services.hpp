@@ -23,4 +23,10 @@ namespace jobgraph::services {
 /// @endcode
 void register_builtin(HandlerRegistry& registry);
 
+/// @brief Sends SIGKILL to the process group of every program shell/run started that has not
+/// been reaped yet, in every job of this process: for a program about to end at once (say, on
+/// a second Ctrl-C) that must not leave them running. Async-signal-safe. Processes that left
+/// their program's group (setsid) are not reached; a stop request does reach them.
+void end_running_commands() noexcept;
+
 }  // namespace jobgraph::services

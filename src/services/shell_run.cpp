@@ -1,6 +1,7 @@
 #include "services/shell_run.hpp"
 
 #include "services/process_sweep.hpp"
+#include "services/running_commands.hpp"
 
 #include <fmt/format.h>
 
@@ -229,6 +230,8 @@ ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token 
                                              invocation.cwd ? fmt::format(" in {}", *invocation.cwd) : "",
                                              system_error_text(spawn_error)));
     }
+    // Noted until just before it is reaped: the group id cannot be reused before then.
+    note_running_group(pid);
     // Only the child writes now; closing our copies lets the reads see end of file.
     out.write_end.close();
     err.write_end.close();
@@ -243,6 +246,7 @@ ProgramOutcome run_program(const ProgramInvocation& invocation, std::stop_token 
         end_everything(pid, marker_entry);
         outcome.stopped = outcome.overflowed_stream.empty();
     }
+    forget_running_group(pid);
     const int status = reap(pid);
     // Reaping the program let the kernel hand its orphans on; sweep once more for any of them.
     if (must_end) kill_marked_processes(marker_entry);
