@@ -3,13 +3,18 @@
 //   jobgraph run JOB.json [--workers N] [--json FILE|-] [--dot FILE|-] [--store DB] [--quiet]
 //                         [--max-file-size BYTES]
 //   jobgraph resume DB JOB_ID [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
-//   jobgraph approve DB JOB_ID [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
+//   jobgraph approve DB JOB_ID [TASK_ID...] [--reject TASK_ID... [--reason TEXT]]
+//                    [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
+//   jobgraph list DB [--json]
+//   jobgraph show DB JOB_ID [--json FILE|-] [--dot FILE|-]
+//   jobgraph cancel DB JOB_ID [--reason TEXT]
 //   jobgraph validate JOB.json [--max-file-size BYTES]
 //   jobgraph services
 
 #include <jobgraph/services.hpp>
 #include "job_file.hpp"
 #include "report.hpp"
+#include "signal_watcher.hpp"
 #include "stored_jobs.hpp"
 #include "terminal_text.hpp"
 
@@ -23,6 +28,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -40,6 +46,24 @@ struct StoredJobOptions {
     std::string db;
     std::string job_id;
     OutputOptions output;
+};
+
+struct ApproveOptions {
+    StoredJobOptions job;
+    std::vector<std::string> approve;
+    std::vector<std::string> reject;
+    std::string reason;
+};
+
+struct ListOptions {
+    std::string db;
+    bool json = false;
+};
+
+struct CancelOptions {
+    std::string db;
+    std::string job_id;
+    std::string reason = "cancelled from the command line";
 };
 
 struct ValidateOptions {
@@ -62,6 +86,8 @@ std::optional<int> refuse_conflicting_outputs(const OutputOptions& options) {
 
 int run_job(const RunOptions& options, const HandlerRegistry& registry) {
     if (const auto refused = refuse_conflicting_outputs(options.output)) return *refused;
+    RunControl control;
+    interrupt_on_signals(control);  // before the orchestrator starts any thread
     const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.output.workers});
     nlohmann::json job;
     try {
@@ -69,17 +95,34 @@ int run_job(const RunOptions& options, const HandlerRegistry& registry) {
     } catch (const JobFileError& error) {
         return report_job_file_error(error);
     }
-    if (options.store_path) return run_stored_job(job, *options.store_path, orchestrator, options.output);
+    if (options.store_path) {
+        return run_stored_job(job, *options.store_path, orchestrator, options.output, control);
+    }
 
-    const auto progress = make_progress(options.output);
-    const JobResult result = orchestrator.run(job, progress.get());
+    JobResult result;
+    {
+        const auto progress = make_progress(options.output);
+        result = orchestrator.run(job, progress.get(), &control);
+    }
     return report_result(result, options.output);
 }
 
-int resume_job(const StoredJobOptions& options, bool approve_first, const HandlerRegistry& registry) {
+int resume_job(const StoredJobOptions& options, const ApprovalDecision* approval, const HandlerRegistry& registry) {
     if (const auto refused = refuse_conflicting_outputs(options.output)) return *refused;
+    RunControl control;
+    interrupt_on_signals(control);
     const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.output.workers});
-    return resume_stored_job(options.db, options.job_id, approve_first, orchestrator, options.output);
+    return resume_stored_job(options.db, options.job_id, approval, orchestrator, options.output, control);
+}
+
+int approve_job(const ApproveOptions& options, const HandlerRegistry& registry) {
+    const ApprovalDecision decision{options.approve, options.reject, options.reason};
+    return resume_job(options.job, &decision, registry);
+}
+
+int cancel_job(const CancelOptions& options, const HandlerRegistry& registry) {
+    const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = 1});
+    return cancel_stored_job(options.db, options.job_id, options.reason, orchestrator);
 }
 
 int validate_job(const ValidateOptions& options, const HandlerRegistry& registry) {
@@ -135,11 +178,16 @@ int report_parse_error(const CLI::App& app, const CLI::ParseError& error) {
     return code == 0 ? exit_succeeded : exit_usage;
 }
 
+// DB and JOB_ID, the first two arguments of every command on a stored job.
+void add_job_arguments(CLI::App* command, std::string& db, std::string& job_id) {
+    command->add_option("db", db, "The SQLite file the job is kept in")->required();
+    command->add_option("job_id", job_id, "The job id printed by run --store (see also: list)")->required();
+}
+
 CLI::App* add_stored_job_command(CLI::App& app, const std::string& name, const std::string& description,
                                  StoredJobOptions& options) {
     auto* command = app.add_subcommand(name, description);
-    command->add_option("db", options.db, "The SQLite file the job is kept in")->required();
-    command->add_option("job_id", options.job_id, "The job id printed by run --store")->required();
+    add_job_arguments(command, options.db, options.job_id);
     add_output_flags(command, options.output);
     return command;
 }
@@ -165,9 +213,38 @@ int main(int argc, char** argv) {
     auto* resume = add_stored_job_command(
         app, "resume", "Run a job kept in a store from where it stopped (a finished job: its stored result)",
         resume_options);
-    StoredJobOptions approve_options;
-    auto* approve =
-        add_stored_job_command(app, "approve", "Approve a stored job's planned tasks, then resume it", approve_options);
+    ApproveOptions approve_options;
+    auto* approve = add_stored_job_command(
+        app, "approve",
+        "Approve a stored job's planned tasks (all, or those named and what waits only on them), reject some, "
+        "then resume it",
+        approve_options.job);
+    approve->add_option("task_ids", approve_options.approve, "Planned tasks to approve (default: every one)");
+    approve->add_option("--reject", approve_options.reject,
+                        "Planned tasks to reject: they end aborted, and so does whatever waits on them")
+        ->expected(1, -1);
+    approve->add_option("--reason", approve_options.reason, "Why they are rejected (\"Rejected: <reason>\")")
+        ->needs("--reject");
+
+    ListOptions list_options;
+    auto* list = app.add_subcommand("list", "List the jobs of a store, newest first");
+    list->add_option("db", list_options.db, "The SQLite file the jobs are kept in")->required();
+    list->add_flag("--json", list_options.json, "Print a JSON array instead of a table");
+
+    StoredJobOptions show_options;
+    auto* show = app.add_subcommand("show", "Show a stored job as it stands, running nothing (also while it runs)");
+    add_job_arguments(show, show_options.db, show_options.job_id);
+    show->add_option("--json", show_options.output.json_path, "Write the job as result JSON to FILE, or to stdout with -");
+    show->add_option("--dot", show_options.output.dot_path,
+                     "Write the task graph as Graphviz DOT to FILE, or to stdout with -");
+
+    CancelOptions cancel_options;
+    auto* cancel = app.add_subcommand(
+        "cancel",
+        "Cancel a stored job: the run holding it stops within a second; a job nobody runs is cancelled at once");
+    add_job_arguments(cancel, cancel_options.db, cancel_options.job_id);
+    cancel->add_option("--reason", cancel_options.reason, "Written into \"Job cancelled: <reason>\"")
+        ->capture_default_str();
 
     ValidateOptions validate_options;
     auto* validate = app.add_subcommand("validate", "Check a job file as run would; runs nothing");
@@ -184,8 +261,14 @@ int main(int argc, char** argv) {
 
     try {
         if (*run) return run_job(run_options, registry);
-        if (*resume) return resume_job(resume_options, false, registry);
-        if (*approve) return resume_job(approve_options, true, registry);
+        if (*resume) return resume_job(resume_options, nullptr, registry);
+        if (*approve) return approve_job(approve_options, registry);
+        if (*list) return list_stored_jobs(list_options.db, list_options.json);
+        if (*show) {
+            if (const auto refused = refuse_conflicting_outputs(show_options.output)) return *refused;
+            return show_stored_job(show_options.db, show_options.job_id, show_options.output);
+        }
+        if (*cancel) return cancel_job(cancel_options, registry);
         if (*validate) return validate_job(validate_options, registry);
         if (*services) return list_services(registry);
     } catch (const std::exception& error) {

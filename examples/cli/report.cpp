@@ -88,7 +88,7 @@ std::unique_ptr<JobObserver> make_progress(const OutputOptions& options) {
     return std::make_unique<ProgressLine>(stderr);
 }
 
-int report_result(const JobResult& result, const OutputOptions& options, std::optional<std::string_view> store_file) {
+bool report_outputs(const JobResult& result, const OutputOptions& options, std::optional<std::string_view> store_file) {
     // When stdout carries the result JSON or the DOT graph, it carries that alone.
     const bool stdout_taken = options.json_path == standard_output || options.dot_path == standard_output;
     if (options.quiet) {
@@ -103,6 +103,11 @@ int report_result(const JobResult& result, const OutputOptions& options, std::op
         written = write_output(*options.json_path, text + "\n", "result JSON") && written;
     }
     if (options.dot_path) written = write_output(*options.dot_path, to_dot(result), "DOT graph") && written;
+    return written;
+}
+
+int report_result(const JobResult& result, const OutputOptions& options, std::optional<std::string_view> store_file) {
+    const bool written = report_outputs(result, options, store_file);
     const int status = exit_status_of(result.status);
     return !written && status == exit_succeeded ? exit_usage : status;
 }

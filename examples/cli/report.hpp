@@ -39,7 +39,7 @@ void report_error(std::string_view message);
 /// "  - <detail>", each part terminal_safe.
 void report_error(std::string_view headline, const std::vector<std::string>& details);
 
-/// @brief 0 succeeded, 3 awaiting approval, 1 otherwise.
+/// @brief 0 succeeded, 3 awaiting approval, 4 cancelled, 130 interrupted, 1 otherwise.
 int exit_status_of(JobStatus status);
 
 /// @brief Why @p options cannot be used together (both --json and --dot on stdout), if so.
@@ -56,5 +56,10 @@ std::unique_ptr<JobObserver> make_progress(const OutputOptions& options);
 /// became of the job.
 int report_result(const JobResult& result, const OutputOptions& options,
                   std::optional<std::string_view> store_file = std::nullopt);
+
+/// @brief What report_result prints and writes, without an exit status: false if a --json or
+/// --dot file could not be written (said on stderr).
+bool report_outputs(const JobResult& result, const OutputOptions& options,
+                    std::optional<std::string_view> store_file = std::nullopt);
 
 }  // namespace jobgraph::cli
