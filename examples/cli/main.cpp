@@ -200,6 +200,10 @@ int main(int argc, char** argv) {
 
     CLI::App app{"jobgraph: run a job of tasks written as JSON, with the built-in services", "jobgraph"};
     app.require_subcommand(1);
+    app.footer(
+        "Exit status: 0 the job succeeded, 1 it failed, 2 bad usage or nothing could run (an invalid job file, an "
+        "unknown store or job, a job another runner holds), 3 awaiting approval, 4 cancelled, 130 interrupted by "
+        "SIGINT or SIGTERM (a stored job can then be resumed; a second signal ends the runner at once).");
 
     RunOptions run_options;
     auto* run = app.add_subcommand("run", "Run a job file and print a summary");
@@ -211,7 +215,7 @@ int main(int argc, char** argv) {
 
     StoredJobOptions resume_options;
     auto* resume = add_stored_job_command(
-        app, "resume", "Run a job kept in a store from where it stopped (a finished job: its stored result)",
+        app, "resume", "Run a job kept in a store from where it stopped (an ended job: its stored result; an interrupted one runs on)",
         resume_options);
     ApproveOptions approve_options;
     auto* approve = add_stored_job_command(

@@ -72,6 +72,10 @@ TEST_CASE("help exits 0 and lists the commands", "[cli][exit]") {
     CHECK(run.out.find("services") != std::string::npos);
     CHECK(run.out.find("resume") != std::string::npos);
     CHECK(run.out.find("approve") != std::string::npos);
+    CHECK(run.out.find("list") != std::string::npos);
+    CHECK(run.out.find("show") != std::string::npos);
+    CHECK(run.out.find("cancel") != std::string::npos);
+    CHECK(run.out.find("4 cancelled, 130 interrupted") != std::string::npos);
 }
 
 TEST_CASE("services lists every built-in with its plan-mode flag", "[cli][services]") {

@@ -165,3 +165,42 @@ TEST_CASE("a stopped shell/run ends processes that left its process group with s
     }
     std::filesystem::remove_all(dir.parent_path());
 }
+
+TEST_CASE("end_running_commands kills the process group of every running shell/run program",
+          "[services][shell][stop]") {
+    const auto dir = fresh_directory("end-running");
+    // Both ignore SIGTERM: only SIGKILL ends them. The second also has a child in its group.
+    const auto script = [&](const std::string& name) {
+        return "trap '' TERM; sleep 30 & echo $! > " + (dir / (name + "-child")).string() + "; echo $$ > " +
+               (dir / name).string() + "; wait";
+    };
+    TimedResult timed;
+    std::thread run([&] {
+        timed = run_timed(job_of(json::array({sh("first", script("first")), sh("second", script("second"))})));
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((pid_in(dir / "first") == 0 || pid_in(dir / "second") == 0) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::vector<pid_t> programs;
+    for (const char* name : {"first", "first-child", "second", "second-child"}) programs.push_back(pid_in(dir / name));
+    services::end_running_commands();
+    run.join();
+    for (const pid_t pid : programs) {
+        REQUIRE(pid > 0);
+        CHECK(ends_within(pid, std::chrono::seconds(2)));
+    }
+    for (const char* id : {"first", "second"}) {
+        INFO(id);
+        const auto& task = timed.result.at(id);
+        CHECK(task.status == TaskStatus::failed);
+        CHECK(error_of(task) == "sh was killed by signal 9");
+    }
+    CHECK(timed.seconds < 15);  // not the 30 s the programs would sleep
+    // Nothing is left to end once they were reaped.
+    CHECK_NOTHROW(services::end_running_commands());
+    for (const pid_t pid : programs) {
+        if (pid > 0 && process_is_running(pid)) ::kill(pid, SIGKILL);
+    }
+    std::filesystem::remove_all(dir.parent_path());
+}
