@@ -266,8 +266,7 @@ TEST_CASE("show and list see a job while another runner runs it", "[cli][store][
     CHECK(read_file(log) == "quick\nslow\n");
 }
 
-TEST_CASE("list marks a job held by a live runner as running", "[cli][store][list][!mayfail]") {
-    // Needs the engine to hold its lease while it runs.
+TEST_CASE("list marks a job held by a live runner as running", "[cli][store][list]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     const auto release = scratch_path("release");
@@ -283,8 +282,7 @@ TEST_CASE("list marks a job held by a live runner as running", "[cli][store][lis
 }
 
 TEST_CASE("a second runner of a stored job is refused with exit 2, naming the holder",
-          "[cli][store][lease][!mayfail]") {
-    // Needs the engine to take the job's lease when it starts running it.
+          "[cli][store][lease]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     const auto release = scratch_path("release");
@@ -321,8 +319,7 @@ TEST_CASE("cancel of a job that has ended: exit 1, nothing changes", "[cli][stor
     CHECK(unknown.err == "jobgraph: " + db + ": no job \"job-000000000000\" in this store\n");
 }
 
-TEST_CASE("cancel of a job nobody runs cancels it at once; resume then exits 4", "[cli][store][cancel][!mayfail]") {
-    // Needs the engine's cancel: a run started already cancelled aborts every unfinished task.
+TEST_CASE("cancel of a job nobody runs cancels it at once; resume then exits 4", "[cli][store][cancel]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     const std::string id = killed_mid_run(db, log);
@@ -348,8 +345,7 @@ TEST_CASE("cancel of a job nobody runs cancels it at once; resume then exits 4",
     CHECK(twice.out == "job " + id + " was cancelled already\n");
 }
 
-TEST_CASE("cancel of a running job: its runner stops within a second and exits 4", "[cli][store][cancel][!mayfail]") {
-    // Needs the engine to check for a cancel request at each lease renewal.
+TEST_CASE("cancel of a running job: its runner stops within a second and exits 4", "[cli][store][cancel]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     BackgroundRun runner({"run", write_slow_job(log, scratch_path("never-released")), "--store", db, "--json", "-"},
@@ -411,8 +407,7 @@ TEST_CASE("approve with task ids approves those, --reject aborts the rest", "[cl
     }
 }
 
-TEST_CASE("Ctrl-C interrupts a run: summary, exit 130, and the stored job resumes", "[cli][store][signal][!mayfail]") {
-    // Needs the engine's interrupt.
+TEST_CASE("Ctrl-C interrupts a run: summary, exit 130, and the stored job resumes", "[cli][store][signal]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     BackgroundRun runner({"run", write_slow_job(log, scratch_path("never-released")), "--store", db}, "interrupted");
@@ -432,7 +427,7 @@ TEST_CASE("Ctrl-C interrupts a run: summary, exit 130, and the stored job resume
     CHECK(read_file(log) == "quick\nslow\nslow\n");
 }
 
-TEST_CASE("SIGTERM interrupts a run without a store too: exit 130", "[cli][signal][!mayfail]") {
+TEST_CASE("SIGTERM interrupts a run without a store too: exit 130", "[cli][signal]") {
     const auto log = scratch_path("steps.log");
     BackgroundRun runner({"run", write_slow_job(log, scratch_path("never-released"))}, "terminated");
     REQUIRE(eventually([&] { return contains(file_or_empty(log), "slow"); }));
