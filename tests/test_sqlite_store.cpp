@@ -612,14 +612,22 @@ TEST_CASE("SqliteStore migrates a schema version 2 file", "[store]") {
         std::string sql = version_2_schema;
         sql += fmt::format("INSERT INTO jobs VALUES ('job-00000000000a', 1, 'photo-import', {}, NULL, '{}');",
                            sql_text(json(spec).dump()), created);
-        sql += fmt::format(
-            "INSERT INTO tasks VALUES ('job-00000000000a', 0, '0', 'succeeded', {}, {});",
-            sql_text(json{{"id", "0"}, {"parentId", nullptr}, {"depth", 0}, {"service", "fs"}, {"command", "stat"},
-                          {"input", root.input}, {"dependsOn", json::array()}}
-                         .dump()),
-            sql_text(json{{"output", root.output}, {"trace", nullptr}, {"children", json::array()}, {"attempts", 1},
-                          {"startedAt", format_timestamp(at_us(10))}, {"completedAt", format_timestamp(at_us(250))}}
-                         .dump()));
+        sql += fmt::format("INSERT INTO tasks VALUES ('job-00000000000a', 0, '0', 'succeeded', {}, {});",
+                           sql_text(json{{"id", "0"},
+                                         {"parentId", nullptr},
+                                         {"depth", 0},
+                                         {"service", "fs"},
+                                         {"command", "stat"},
+                                         {"input", root.input},
+                                         {"dependsOn", json::array()}}
+                                        .dump()),
+                           sql_text(json{{"output", root.output},
+                                         {"trace", nullptr},
+                                         {"children", json::array()},
+                                         {"attempts", 1},
+                                         {"startedAt", format_timestamp(at_us(10))},
+                                         {"completedAt", format_timestamp(at_us(250))}}
+                                        .dump()));
         for (std::size_t i = 0; i < root.history.size(); ++i) {
             sql += fmt::format("INSERT INTO task_history VALUES ('job-00000000000a', 0, {}, '{}', '{}', '');", i,
                                to_string(root.history[i].status), format_timestamp(root.history[i].at));
@@ -691,8 +699,8 @@ TEST_CASE("SqliteStore keeps cancelled and interrupted results", "[store]") {
     for (const auto status : {JobStatus::cancelled, JobStatus::interrupted}) {
         JobResult result = finished_result(tasks);
         result.status = status;
-        result.error_message = status == JobStatus::cancelled ? std::optional<std::string>("Job cancelled: enough")
-                                                              : std::nullopt;
+        result.error_message =
+            status == JobStatus::cancelled ? std::optional<std::string>("Job cancelled: enough") : std::nullopt;
         store.save_result(id, result);
         CHECK(store.load(id)->result == result);
         CHECK(store.list_jobs()[0].status == to_string(status));

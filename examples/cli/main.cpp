@@ -215,7 +215,8 @@ int main(int argc, char** argv) {
 
     StoredJobOptions resume_options;
     auto* resume = add_stored_job_command(
-        app, "resume", "Run a job kept in a store from where it stopped (an ended job: its stored result; an interrupted one runs on)",
+        app, "resume",
+        "Run a job kept in a store from where it stopped (an ended job: its stored result; an interrupted one runs on)",
         resume_options);
     ApproveOptions approve_options;
     auto* approve = add_stored_job_command(
@@ -224,8 +225,9 @@ int main(int argc, char** argv) {
         "then resume it",
         approve_options.job);
     approve->add_option("task_ids", approve_options.approve, "Planned tasks to approve (default: every one)");
-    approve->add_option("--reject", approve_options.reject,
-                        "Planned tasks to reject: they end aborted, and so does whatever waits on them")
+    approve
+        ->add_option("--reject", approve_options.reject,
+                     "Planned tasks to reject: they end aborted, and so does whatever waits on them")
         ->expected(1, -1);
     approve->add_option("--reason", approve_options.reason, "Why they are rejected (\"Rejected: <reason>\")")
         ->needs("--reject");
@@ -238,7 +240,8 @@ int main(int argc, char** argv) {
     StoredJobOptions show_options;
     auto* show = app.add_subcommand("show", "Show a stored job as it stands, running nothing (also while it runs)");
     add_job_arguments(show, show_options.db, show_options.job_id);
-    show->add_option("--json", show_options.output.json_path, "Write the job as result JSON to FILE, or to stdout with -");
+    show->add_option("--json", show_options.output.json_path,
+                     "Write the job as result JSON to FILE, or to stdout with -");
     show->add_option("--dot", show_options.output.dot_path,
                      "Write the task graph as Graphviz DOT to FILE, or to stdout with -");
 

@@ -136,9 +136,9 @@ int list_stored_jobs(const std::string& db, bool as_json) {
         widths[3] = std::max(widths[3], row.tasks.size());
         rows.push_back(std::move(row));
     }
-    std::string text = fmt::format("{}  {}  {}  {}  {:<27}  {}\n", pad_to_width("ID", widths[0]),
-                                   pad_to_width("NAME", widths[1]), pad_to_width("STATUS", widths[2]),
-                                   pad_to_width("TASKS", widths[3]), "CREATED", "UPDATED");
+    std::string text =
+        fmt::format("{}  {}  {}  {}  {:<27}  {}\n", pad_to_width("ID", widths[0]), pad_to_width("NAME", widths[1]),
+                    pad_to_width("STATUS", widths[2]), pad_to_width("TASKS", widths[3]), "CREATED", "UPDATED");
     for (std::size_t i = 0; i < rows.size(); ++i) {
         text += fmt::format("{}  {}  {}  {}  {:<27}  {}\n", pad_to_width(rows[i].id, widths[0]),
                             pad_to_width(rows[i].name, widths[1]), pad_to_width(rows[i].status, widths[2]),
@@ -174,8 +174,8 @@ int cancel_stored_job(const std::string& db, const std::string& job_id, const st
             return exit_succeeded;
         }
         // An interrupted or approval-awaiting job can still be cancelled; one that ended cannot.
-        if (stored->result && (stored->result->status == JobStatus::succeeded ||
-                               stored->result->status == JobStatus::failed)) {
+        if (stored->result &&
+            (stored->result->status == JobStatus::succeeded || stored->result->status == JobStatus::failed)) {
             report_error(fmt::format("job {} had already ended ({}); nothing to cancel", job_id,
                                      to_string(stored->result->status)));
             return exit_failed;

@@ -149,7 +149,8 @@ std::size_t approve_planned(JobStore& store, std::string_view job_id, const Appr
                 if (is_final(job->tasks[i].status) && job->tasks[i].status != TaskStatus::planned) continue;
                 if (job->tasks[i].status == TaskStatus::started) continue;
                 for (const std::size_t wait : waits[i]) {
-                    if (job->tasks[wait].status != TaskStatus::aborted && job->tasks[wait].status != TaskStatus::failed) {
+                    if (job->tasks[wait].status != TaskStatus::aborted &&
+                        job->tasks[wait].status != TaskStatus::failed) {
                         continue;
                     }
                     // Only a change made here: work that failed before is the resumed run's to judge.
@@ -193,7 +194,8 @@ std::size_t approve_planned(JobStore& store, std::string_view job_id, const Appr
 
     std::vector<TaskWrite> writes;
     for (std::size_t i = 0; i < count; ++i) {
-        if (job->tasks[i].history.size() != saved_history[i]) writes.push_back(TaskWrite{i, &job->tasks[i], saved_history[i]});
+        if (job->tasks[i].history.size() != saved_history[i])
+            writes.push_back(TaskWrite{i, &job->tasks[i], saved_history[i]});
     }
     if (writes.empty()) return 0;
     store.save_tasks(job_id, writes);

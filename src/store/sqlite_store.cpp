@@ -315,17 +315,17 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
         "INSERT INTO jobs (id, seq, name, spec, result, created_at, updated_at) "
         "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4, ?4)",
         "prepare");
-    insert_task_ = prepare(
-        "INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "prepare");
+    insert_task_ =
+        prepare("INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "prepare");
     update_task_ = prepare("UPDATE tasks SET status = ?3, outcome = ?4 WHERE job_id = ?1 AND position = ?2", "prepare");
-    insert_history_ = prepare(
-        "INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "prepare");
+    insert_history_ =
+        prepare("INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "prepare");
     update_result_ = prepare("UPDATE jobs SET result = ?2, updated_at = ?3 WHERE id = ?1", "prepare");
     select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
-    select_tasks_ =
-        prepare("SELECT position, id, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
+    select_tasks_ = prepare(
+        "SELECT position, id, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
     select_history_ = prepare(
         "SELECT position, status, at, reason FROM task_history WHERE job_id = ?1 ORDER BY position, seq", "prepare");
     select_ids_ = prepare("SELECT id FROM jobs ORDER BY seq", "prepare");
@@ -388,12 +388,12 @@ void SqliteStore::Impl::migrate_from_version_1() {
     exec("ALTER TABLE tasks RENAME TO tasks_version_1", "migrate schema");
     const std::string create = create_schema_sql;
     exec(create.substr(create.find("CREATE TABLE tasks")).c_str(), "migrate schema");
-    insert_task_ = prepare(
-        "INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "migrate schema");
-    insert_history_ = prepare(
-        "INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "migrate schema");
+    insert_task_ =
+        prepare("INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "migrate schema");
+    insert_history_ =
+        prepare("INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "migrate schema");
     {
         const Statement select = prepare("SELECT job_id, position, record FROM tasks_version_1", "migrate schema");
         const StatementUse use(select);
@@ -542,9 +542,9 @@ void SqliteStore::Impl::save_tasks(std::string_view job_id, std::span<const Task
                 fmt::format("SqliteStore::save_tasks: position {} is too large", write.position));
         }
         if (write.saved_history > write.record->history.size()) {
-            throw std::invalid_argument(fmt::format(
-                "SqliteStore::save_tasks: task {} has {} history entries, fewer than the {} already saved",
-                write.record->id, write.record->history.size(), write.saved_history));
+            throw std::invalid_argument(
+                fmt::format("SqliteStore::save_tasks: task {} has {} history entries, fewer than the {} already saved",
+                            write.record->id, write.record->history.size(), write.saved_history));
         }
         const TaskRecord& task = *write.record;
         const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
@@ -688,8 +688,9 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
         part = Part::task;
         for (HistoryRow& entry : history) {
             // Both come ordered by position.
-            const auto row = std::lower_bound(rows.begin(), rows.end(), entry.position,
-                                              [](const TaskRow& r, std::int64_t position) { return r.position < position; });
+            const auto row =
+                std::lower_bound(rows.begin(), rows.end(), entry.position,
+                                 [](const TaskRow& r, std::int64_t position) { return r.position < position; });
             if (row == rows.end() || row->position != entry.position) {
                 throw std::invalid_argument(fmt::format("history of unknown task position {}", entry.position));
             }
@@ -714,9 +715,11 @@ std::optional<StoredJob> SqliteStore::Impl::load(std::string_view job_id) {
         part = Part::result;
         if (result_text) job.result = parse_stored(*result_text, result_levels).get<JobResult>();
     } catch (const std::exception& e) {
-        const std::string what = part == Part::spec   ? std::string("spec")
-                                 : part == Part::task ? fmt::format("task record \"{}\"", task < rows.size() ? rows[task].id : std::string("?"))
-                                                      : std::string("result");
+        const std::string what =
+            part == Part::spec ? std::string("spec")
+            : part == Part::task
+                ? fmt::format("task record \"{}\"", task < rows.size() ? rows[task].id : std::string("?"))
+                : std::string("result");
         throw StoreError(
             fmt::format("SqliteStore: job \"{}\" in {} has an unreadable {}: {}", job_id, file_, what, e.what()));
     }
@@ -742,10 +745,9 @@ std::vector<JobSummary> SqliteStore::Impl::list_jobs() {
         job.id = column_text(row, 0);
         job.name = column_text(row, 1);
         // Lease columns 5-7: host, pid, expiry (the holder's id is not needed here).
-        const bool running = sqlite3_column_type(row, 7) != SQLITE_NULL &&
-                             StoredLease{{}, column_text(row, 5), sqlite3_column_int64(row, 6),
-                                         sqlite3_column_int64(row, 7)}
-                                 .live(now);
+        const bool running =
+            sqlite3_column_type(row, 7) != SQLITE_NULL &&
+            StoredLease{{}, column_text(row, 5), sqlite3_column_int64(row, 6), sqlite3_column_int64(row, 7)}.live(now);
         if (running) {
             job.status = "running";
         } else if (sqlite3_column_type(row, 2) != SQLITE_NULL) {

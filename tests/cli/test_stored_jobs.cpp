@@ -121,22 +121,21 @@ bool process_is_running(pid_t pid) {
 // in @p log.
 std::string write_slow_job(const std::filesystem::path& log, const std::filesystem::path& release) {
     const auto step = [&](const std::string& id, const std::string& script, json depends_on) {
-        return json{{"id", id},
-                    {"service", "shell"},
-                    {"command", "run"},
-                    {"dependsOn", std::move(depends_on)},
-                    {"input",
-                     {{"argv", {"sh", "-c", script}},
-                      {"env", {{"LOG", log.string()}, {"RELEASE", release.string()}}}}}};
+        return json{
+            {"id", id},
+            {"service", "shell"},
+            {"command", "run"},
+            {"dependsOn", std::move(depends_on)},
+            {"input",
+             {{"argv", {"sh", "-c", script}}, {"env", {{"LOG", log.string()}, {"RELEASE", release.string()}}}}}};
     };
-    const json job = {
-        {"name", "slow"},
-        {"tasks",
-         {step("quick", "echo quick >> \"$LOG\"", json::array()),
-          step("slow",
-               "echo slow >> \"$LOG\"; [ $(grep -c slow \"$LOG\") -ge 2 ] && exit 0; "
-               "i=0; while [ ! -e \"$RELEASE\" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done",
-               {"quick"})}}};
+    const json job = {{"name", "slow"},
+                      {"tasks",
+                       {step("quick", "echo quick >> \"$LOG\"", json::array()),
+                        step("slow",
+                             "echo slow >> \"$LOG\"; [ $(grep -c slow \"$LOG\") -ge 2 ] && exit 0; "
+                             "i=0; while [ ! -e \"$RELEASE\" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done",
+                             {"quick"})}}};
     const auto path = scratch_path("slow.json");
     std::ofstream(path) << job.dump();
     return path.string();
@@ -281,8 +280,7 @@ TEST_CASE("list marks a job held by a live runner as running", "[cli][store][lis
     CHECK(json::parse(run_cli({"list", db, "--json"}).out)[0].at("status") == "succeeded");
 }
 
-TEST_CASE("a second runner of a stored job is refused with exit 2, naming the holder",
-          "[cli][store][lease]") {
+TEST_CASE("a second runner of a stored job is refused with exit 2, naming the holder", "[cli][store][lease]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     const auto release = scratch_path("release");
@@ -296,8 +294,8 @@ TEST_CASE("a second runner of a stored job is refused with exit 2, naming the ho
     CHECK(runner.wait() == 0);
 
     CHECK(second.exit_code == 2);
-    CHECK(contains(second.err, "Job " + id + " is being run by another process (pid " +
-                                   std::to_string(runner.pid()) + " on host "));
+    CHECK(contains(second.err, "Job " + id + " is being run by another process (pid " + std::to_string(runner.pid()) +
+                                   " on host "));
     CHECK(approve.exit_code == 2);
     CHECK(contains(approve.err, "is being run by another process (pid " + std::to_string(runner.pid())));
     CHECK(read_file(log) == "quick\nslow\n");  // neither ran anything
@@ -381,7 +379,8 @@ TEST_CASE("approve with task ids approves those, --reject aborts the rest", "[cl
         CHECK(task_of(result, "announce").at("status") == "succeeded");
     }
     SECTION("rejecting deploy aborts it and announce; the job fails") {
-        const auto rejected = run_cli({"approve", db, id, "--reject", "deploy", "--reason", "not today", "--json", "-"});
+        const auto rejected =
+            run_cli({"approve", db, id, "--reject", "deploy", "--reason", "not today", "--json", "-"});
         CHECK(rejected.exit_code == 1);
         CHECK(rejected.err.rfind("approved 0 planned tasks, rejected 1\n", 0) == 0);
         const json result = json::parse(rejected.out);
@@ -446,8 +445,7 @@ TEST_CASE("a second Ctrl-C ends the runner and its shell/run programs at once", 
                          {"service", "shell"},
                          {"command", "run"},
                          {"input",
-                          {{"argv",
-                            {"sh", "-c", "trap '' TERM; echo $$ > \"$PIDFILE\"; while :; do sleep 0.1; done"}},
+                          {{"argv", {"sh", "-c", "trap '' TERM; echo $$ > \"$PIDFILE\"; while :; do sleep 0.1; done"}},
                            {"env", {{"PIDFILE", pid_file.string()}}}}}}}}};
     const auto job_path = scratch_path("stubborn.json");
     std::ofstream(job_path) << job.dump();
