@@ -25,8 +25,9 @@ struct AsyncRun {
 AsyncRun run_async_graph(const StaticGraph& graph, std::size_t workers);
 
 /// How the limits workload runs its graph: as it is, with random priorities, with concurrency
-/// limits (the service, and a service/command pair that covers half the tasks), or with both.
-enum class LimitsVariant { plain, priorities, limits, both };
+/// limits (the service, and a service/command pair that covers half the tasks), with both, or
+/// with priorities falling with the task's index (ten levels, yet the plain job's start order).
+enum class LimitsVariant { plain, priorities, limits, both, ordered_priorities };
 const char* to_string(LimitsVariant variant);
 
 /// One timed run of a limits variant.

@@ -36,6 +36,9 @@ jobgraph::JobSpec limits_job(const StaticGraph& graph, LimitsVariant variant, st
         task.command = i % 2 == 0 ? "work" : "half";
         task.input = task_input(i);
         if (prioritised) task.priority = static_cast<int>(rng() % 10);
+        if (variant == LimitsVariant::ordered_priorities) {
+            task.priority = 9 - static_cast<int>(std::uint64_t{i} * 10 / graph.size);
+        }
         task.depends_on.reserve(graph.dep_count(i));
         for (auto d = graph.deps_begin(i); d != graph.deps_end(i); ++d) task.depends_on.push_back(std::to_string(*d));
     }
@@ -50,6 +53,7 @@ const char* to_string(LimitsVariant variant) {
         case LimitsVariant::priorities: return "priorities";
         case LimitsVariant::limits: return "limits";
         case LimitsVariant::both: return "both";
+        case LimitsVariant::ordered_priorities: return "ordered-priorities";
     }
     return "?";
 }
@@ -67,8 +71,8 @@ LimitsBench::LimitsBench(const StaticGraph& graph, std::size_t workers, std::int
     state_->registry.add(service, "work", work).add(service, "half", work);
     state_->orchestrator = std::make_unique<jobgraph::Orchestrator>(state_->registry,
                                                                     jobgraph::OrchestratorOptions{.workers = workers});
-    for (const auto variant :
-         {LimitsVariant::plain, LimitsVariant::priorities, LimitsVariant::limits, LimitsVariant::both}) {
+    for (const auto variant : {LimitsVariant::plain, LimitsVariant::priorities, LimitsVariant::limits,
+                               LimitsVariant::both, LimitsVariant::ordered_priorities}) {
         state_->jobs.push_back(limits_job(graph, variant, limit, seed));
     }
     state_->size = graph.size;

@@ -424,7 +424,7 @@ private:
     }
 
     // The random DAG of the dag workload with and without concurrency limits and priorities, in
-    // one process: the four variants take turns, the first one rotating each repetition, and
+    // one process: the five variants take turns, the first one rotating each repetition, and
     // each repetition's ratio to the plain job is the figure.
     void limits_workload() {
         if (!wants("jobgraph")) return;
@@ -433,7 +433,7 @@ private:
         const LimitsBench bench(graph, workers_, limit, 5);
         const Checksum expected = expected_checksum(graph.size);
         constexpr std::array variants{LimitsVariant::plain, LimitsVariant::priorities, LimitsVariant::limits,
-                                      LimitsVariant::both};
+                                      LimitsVariant::both, LimitsVariant::ordered_priorities};
         std::array<std::vector<double>, variants.size()> ms, own_ms;
         bool ok = true;
         if (repeat_ > 1) {
@@ -472,15 +472,18 @@ private:
         row.detail = fmt::format(
             "the dag workload's graph, odd tasks on a second command; limits {{bench: {0}, bench/half: {0}}}, "
             "priorities 0-9 at random; paired ratio to the plain job (median {1:.1f} ms), median (min-max) over {2}: "
-            "both {3}, limits only {4}, priorities only {5}; the run itself (stats.wall_ms): both {6}",
+            "both {3}, limits only {4}, priorities only {5}, priorities falling with the index (plain start order) "
+            "{6}; the run itself (stats.wall_ms): both {7}, priorities only {8}, falling with the index {9}",
             limit, summarize(ms[0]).median, repeat_, describe(both), describe(paired(ms, 2)), describe(paired(ms, 1)),
-            describe(paired(own_ms, 3)));
+            describe(paired(ms, 4)), describe(paired(own_ms, 3)), describe(paired(own_ms, 1)),
+            describe(paired(own_ms, 4)));
         row.extra = {{"plain_ms", summarize(ms[0]).median},
                      {"ratio_both", both.median},
                      {"ratio_both_min", both.min},
                      {"ratio_both_max", both.max},
                      {"ratio_limits", paired(ms, 2).median},
                      {"ratio_priorities", paired(ms, 1).median},
+                     {"ratio_ordered_priorities", paired(ms, 4).median},
                      {"own_run_ratio_both", paired(own_ms, 3).median}};
         rows_.push_back(std::move(row));
     }
