@@ -194,6 +194,27 @@ TEST_CASE("A retry policy reads on its own, reporting every problem", "[spec]") 
     CHECK_THROWS_WITH(json(3).get<RetryPolicy>(), "Invalid retry policy:\nretry: must be a JSON object, got 3");
 }
 
+TEST_CASE("A spawned child's own retry, timeout and priority reach its record; the others come from taskDefaults",
+          "[spec][spawn]") {
+    using std::chrono::milliseconds;
+    const auto registry = basic_registry();
+    const json children = json::array(
+        {json{{"service", "t"}, {"command", "echo"}, {"timeout", 250}, {"priority", 7},
+              {"retry", {{"maxAttempts", 2}, {"delay", 5}, {"maxDelay", 5}}}},
+         json{{"service", "t"}, {"command", "echo"}}});
+    const auto spec = parse_job(R"({"name": "j", "taskDefaults": {"timeout": 900, "priority": -3},
+        "tasks": [{"service": "t", "command": "spawn", "input": {"children": )" + children.dump() + "}}]}");
+    const auto result = run(registry, spec);
+    REQUIRE(result.status == JobStatus::succeeded);
+    CHECK(result.at("0-0").timeout == milliseconds(250));
+    CHECK(result.at("0-0").priority == 7);
+    CHECK(result.at("0-0").retry ==
+          RetryPolicy{.max_attempts = 2, .delay = milliseconds(5), .max_delay = milliseconds(5)});
+    CHECK(result.at("0-1").timeout == milliseconds(900));
+    CHECK(result.at("0-1").priority == -3);
+    CHECK(result.at("0-1").retry == RetryPolicy{});
+}
+
 TEST_CASE("A spawned child's retry, timeout and priority are read like a root's", "[spec][spawn]") {
     const auto registry = basic_registry();
     const json children = json::array(
