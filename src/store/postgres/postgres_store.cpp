@@ -69,10 +69,6 @@ std::optional<Timestamp> read_optional_timestamp(const std::optional<std::string
     return read_timestamp(*text);
 }
 
-Param timestamp_param(const std::optional<Timestamp>& at) {
-    return at ? Param(format_timestamp(*at)) : Param(nullptr);
-}
-
 TaskStatus read_status(const std::string& name) {
     if (auto status = task_status_from_string(name)) return *status;
     throw std::invalid_argument("unknown status \"" + name + "\"");
@@ -104,23 +100,74 @@ std::string final_statuses_array() {
     return "{" + names + "}";
 }
 
-// The columns of jobgraph_tasks that change with a task's status, in parameter order after
-// job_id ($1) and position ($2).
-constexpr const char* insert_task_sql =
-    "INSERT INTO jobgraph_tasks (job_id, position, status, output, trace, children, attempts, started_at, "
-    "completed_at, next_attempt_at, timeout_ms, priority, retry_max_attempts, retry_delay_ms, retry_backoff, "
-    "retry_max_delay_ms, retry_jitter, id, parent_id, depth, service, command, input, depends_on) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11, $12, $13, $14, "
-    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
-constexpr const char* update_task_sql =
-    "UPDATE jobgraph_tasks SET status = $3, output = $4, trace = $5, children = $6, attempts = $7, "
-    "started_at = $8::timestamptz, completed_at = $9::timestamptz, next_attempt_at = $10::timestamptz, "
-    "timeout_ms = $11, priority = $12, retry_max_attempts = $13, retry_delay_ms = $14, retry_backoff = $15, "
-    "retry_max_delay_ms = $16, retry_jitter = $17 WHERE job_id = $1 AND position = $2";
+// save_tasks sends its rows as one JSON array per statement, so that a batch of any size costs
+// three statements: new tasks, known tasks, history entries. Each row's JSON documents (input,
+// output, ...) travel as JSON strings and land in text columns as written.
+constexpr const char* insert_tasks_sql =
+    "INSERT INTO jobgraph_tasks (job_id, position, id, parent_id, depth, service, command, input, depends_on, "
+    "status, output, trace, children, attempts, started_at, completed_at, next_attempt_at, timeout_ms, priority, "
+    "retry_max_attempts, retry_delay_ms, retry_backoff, retry_max_delay_ms, retry_jitter) "
+    "SELECT $1, r.position, r.id, r.parent_id, r.depth, r.service, r.command, r.input, r.depends_on, r.status, "
+    "r.output, r.trace, r.children, r.attempts, r.started_at, r.completed_at, r.next_attempt_at, r.timeout_ms, "
+    "r.priority, r.retry_max_attempts, r.retry_delay_ms, r.retry_backoff, r.retry_max_delay_ms, r.retry_jitter "
+    "FROM json_to_recordset($2::json) AS r(position bigint, id text, parent_id text, depth integer, service text, "
+    "command text, input text, depends_on text, status text, output text, trace text, children text, "
+    "attempts integer, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz, "
+    "timeout_ms bigint, priority integer, retry_max_attempts integer, retry_delay_ms bigint, "
+    "retry_backoff double precision, retry_max_delay_ms bigint, retry_jitter boolean)";
+constexpr const char* update_tasks_sql =
+    "UPDATE jobgraph_tasks AS t SET status = r.status, output = r.output, trace = r.trace, children = r.children, "
+    "attempts = r.attempts, started_at = r.started_at, completed_at = r.completed_at, "
+    "next_attempt_at = r.next_attempt_at, timeout_ms = r.timeout_ms, priority = r.priority, "
+    "retry_max_attempts = r.retry_max_attempts, retry_delay_ms = r.retry_delay_ms, retry_backoff = r.retry_backoff, "
+    "retry_max_delay_ms = r.retry_max_delay_ms, retry_jitter = r.retry_jitter "
+    "FROM json_to_recordset($2::json) AS r(position bigint, status text, output text, trace text, children text, "
+    "attempts integer, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz, "
+    "timeout_ms bigint, priority integer, retry_max_attempts integer, retry_delay_ms bigint, "
+    "retry_backoff double precision, retry_max_delay_ms bigint, retry_jitter boolean) "
+    "WHERE t.job_id = $1 AND t.position = r.position RETURNING t.position";
+constexpr const char* insert_history_sql =
+    "INSERT INTO jobgraph_task_history (job_id, position, seq, status, at, reason) "
+    "SELECT $1, r.position, r.seq, r.status, r.at, r.reason "
+    "FROM json_to_recordset($2::json) AS r(position bigint, seq integer, status text, at timestamptz, reason text)";
 
-std::string float_text(double value) {
-    return fmt::format("{}", value);  // the shortest text that reads back as the same double
+json timestamp_json(const std::optional<Timestamp>& at) {
+    return at ? json(format_timestamp(*at)) : json(nullptr);
 }
+
+// The columns that change with a task's status, as a row of update_tasks_sql or insert_tasks_sql.
+json changing_columns(std::int64_t position, const TaskRecord& task) {
+    return json{{"position", position},
+                {"status", to_string(task.status)},
+                {"output", task.output.dump()},
+                {"trace", task.trace.dump()},
+                {"children", json(task.children).dump()},
+                {"attempts", task.attempts},
+                {"started_at", timestamp_json(task.started_at)},
+                {"completed_at", timestamp_json(task.completed_at)},
+                {"next_attempt_at", timestamp_json(task.next_attempt_at)},
+                {"timeout_ms", task.timeout.count()},
+                {"priority", task.priority},
+                {"retry_max_attempts", task.retry.max_attempts},
+                {"retry_delay_ms", task.retry.delay.count()},
+                {"retry_backoff", task.retry.backoff},
+                {"retry_max_delay_ms", task.retry.max_delay.count()},
+                {"retry_jitter", task.retry.jitter}};
+}
+
+// Rows of one statement, gathered as JSON texts and sent as one array.
+class JsonRows {
+public:
+    void add(const std::string& row) {
+        text_ += text_.empty() ? '[' : ',';
+        text_ += row;
+    }
+    bool empty() const noexcept { return text_.empty(); }
+    std::string array() const { return text_ + ']'; }
+
+private:
+    std::string text_;
+};
 
 }  // namespace
 
@@ -152,7 +199,6 @@ private:
     [[noreturn]] void unknown_job(std::string_view operation, std::string_view job_id) const {
         throw StoreError(fmt::format("PostgresStore: {} failed on {}: unknown job \"{}\"", operation, where_, job_id));
     }
-    void write_task(std::string_view job_id, const TaskWrite& write, std::string_view operation);
 
     std::mutex mutex_;
     Connection connection_;
@@ -186,70 +232,75 @@ std::string PostgresStore::Impl::create_job(const JobSpec& spec) {
 }
 
 void PostgresStore::Impl::save_tasks(std::string_view job_id, std::span<const TaskWrite> tasks) {
+    // Encode before taking the connection: JSON work need not hold up other threads.
+    JsonRows new_tasks;
+    JsonRows known_tasks;
+    JsonRows history;
+    std::vector<std::int64_t> known_positions;
     for (const TaskWrite& write : tasks) {
         if (write.record == nullptr) throw std::invalid_argument("PostgresStore::save_tasks: null task record");
         if (write.position > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
             throw std::invalid_argument(
                 fmt::format("PostgresStore::save_tasks: position {} is too large", write.position));
         }
-        if (write.saved_history > write.record->history.size()) {
+        const TaskRecord& task = *write.record;
+        if (write.saved_history > task.history.size()) {
             throw std::invalid_argument(fmt::format(
-                "PostgresStore::save_tasks: task {} has {} history entries, fewer than the {} already saved",
-                write.record->id, write.record->history.size(), write.saved_history));
+                "PostgresStore::save_tasks: task {} has {} history entries, fewer than the {} already saved", task.id,
+                task.history.size(), write.saved_history));
+        }
+        const auto position = static_cast<std::int64_t>(write.position);
+        const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
+        json row = changing_columns(position, task);
+        if (write.saved_history == 0) {
+            row["id"] = task.id;
+            row["parent_id"] = task.parent_id ? json(*task.parent_id) : json(nullptr);
+            row["depth"] = task.depth;
+            row["service"] = task.service;
+            row["command"] = task.command;
+            row["input"] = task.input.dump();
+            row["depends_on"] = json(task.depends_on).dump();
+            new_tasks.add(encode(row, where_, describe));
+        } else {
+            known_tasks.add(encode(row, where_, describe));
+            known_positions.push_back(position);
+        }
+        for (std::size_t seq = write.saved_history; seq < task.history.size(); ++seq) {
+            const HistoryEntry& entry = task.history[seq];
+            history.add(encode(json{{"position", position},
+                                    {"seq", seq},
+                                    {"status", to_string(entry.status)},
+                                    {"at", format_timestamp(entry.at)},
+                                    {"reason", entry.reason}},
+                               where_, describe));
         }
     }
+
     const std::string_view operation = "save tasks";
     const auto lock = use();
     Transaction transaction(connection_, operation);
     // Also checks that the job exists, and orders this commit after any other of the same job.
-    const Result job = connection_.exec("UPDATE jobgraph_jobs SET updated_at = now() WHERE id = $1", {job_id},
-                                        operation);
+    const Result job =
+        connection_.exec("UPDATE jobgraph_jobs SET updated_at = now() WHERE id = $1", {job_id}, operation);
     if (job.affected() == 0) unknown_job(operation, job_id);
-    for (const TaskWrite& write : tasks) write_task(job_id, write, operation);
-    transaction.commit();
-}
-
-void PostgresStore::Impl::write_task(std::string_view job_id, const TaskWrite& write, std::string_view operation) {
-    const TaskRecord& task = *write.record;
-    const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
-    const auto position = static_cast<std::int64_t>(write.position);
-    const std::string output = encode(task.output, where_, describe);
-    const std::string trace = encode(task.trace, where_, describe);
-    const std::string children = encode(task.children, where_, describe);
-    if (write.saved_history == 0) {
-        connection_.exec(insert_task_sql,
-                         {job_id, position, to_string(task.status), output, trace, children, task.attempts,
-                          timestamp_param(task.started_at), timestamp_param(task.completed_at),
-                          timestamp_param(task.next_attempt_at), static_cast<std::int64_t>(task.timeout.count()),
-                          task.priority, task.retry.max_attempts, static_cast<std::int64_t>(task.retry.delay.count()),
-                          float_text(task.retry.backoff), static_cast<std::int64_t>(task.retry.max_delay.count()),
-                          task.retry.jitter, task.id, task.parent_id, task.depth, task.service, task.command,
-                          encode(task.input, where_, describe), encode(task.depends_on, where_, describe)},
-                         operation);
-    } else {
-        const Result updated = connection_.exec(
-            update_task_sql,
-            {job_id, position, to_string(task.status), output, trace, children, task.attempts,
-             timestamp_param(task.started_at), timestamp_param(task.completed_at),
-             timestamp_param(task.next_attempt_at), static_cast<std::int64_t>(task.timeout.count()), task.priority,
-             task.retry.max_attempts, static_cast<std::int64_t>(task.retry.delay.count()),
-             float_text(task.retry.backoff), static_cast<std::int64_t>(task.retry.max_delay.count()),
-             task.retry.jitter},
-            operation);
-        if (updated.affected() == 0) {
-            throw StoreError(fmt::format("PostgresStore: {} failed on {}: task {} of job \"{}\" was never saved",
-                                         operation, where_, task.id, job_id));
+    if (!new_tasks.empty()) connection_.exec(insert_tasks_sql, {job_id, new_tasks.array()}, operation);
+    if (!known_tasks.empty()) {
+        const Result updated = connection_.exec(update_tasks_sql, {job_id, known_tasks.array()}, operation);
+        if (updated.rows() != static_cast<int>(known_positions.size())) {
+            std::vector<std::int64_t> found;
+            for (int row = 0; row < updated.rows(); ++row) found.push_back(updated.int64(row, 0));
+            for (const TaskWrite& write : tasks) {
+                const auto position = static_cast<std::int64_t>(write.position);
+                if (write.saved_history == 0 || std::find(found.begin(), found.end(), position) != found.end()) {
+                    continue;
+                }
+                throw StoreError(fmt::format("PostgresStore: {} failed on {}: task {} of job \"{}\" was never saved",
+                                             operation, where_, write.record->id, job_id));
+            }
         }
     }
-    for (std::size_t seq = write.saved_history; seq < task.history.size(); ++seq) {
-        const HistoryEntry& entry = task.history[seq];
-        connection_.exec(
-            "INSERT INTO jobgraph_task_history (job_id, position, seq, status, at, reason) "
-            "VALUES ($1, $2, $3, $4, $5::timestamptz, $6)",
-            {job_id, position, static_cast<std::int64_t>(seq), to_string(entry.status), format_timestamp(entry.at),
-             entry.reason},
-            operation);
-    }
+    if (!history.empty()) connection_.exec(insert_history_sql, {job_id, history.array()}, operation);
+    transaction.commit();
 }
 
 void PostgresStore::Impl::set_result(std::string_view job_id, const std::optional<JobResult>& result,
