@@ -47,11 +47,13 @@ std::string with_search_path(const std::string& conninfo, const std::string& sch
             server_options = option->val;
             continue;
         }
+        if (std::string_view(option->keyword) == "application_name") continue;
         out += fmt::format("{}={} ", option->keyword, conninfo_value(option->val));
     }
     PQconninfoFree(options);
     server_options += " -c search_path=" + schema;
-    return out + "options=" + conninfo_value(server_options);
+    // Named after the schema, so that a test can find its own connections among the server's.
+    return out + "application_name=" + schema + " options=" + conninfo_value(server_options);
 }
 
 }  // namespace

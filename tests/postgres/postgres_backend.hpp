@@ -40,6 +40,8 @@ public:
 
     /// A connection string whose search path starts with this schema.
     const std::string& conninfo() const noexcept { return conninfo_; }
+    /// The schema's name; also the application_name of the connections conninfo() makes.
+    const std::string& name() const noexcept { return name_; }
     /// A table of this schema, qualified and quoted.
     std::string table(const std::string& name);
     PostgresConnection& admin() noexcept { return admin_; }
