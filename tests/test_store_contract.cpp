@@ -381,7 +381,8 @@ TEST_CASE("Store contract: a cancel request reaches the holder at its next renew
     CHECK(*renewal.cancel_reason == "Stopped by the operator");
     CHECK_FALSE(store->renew_lease(quiet, holder, minute).cancel_reason.has_value());
     // It stays requested: the next renewal, and a later run, hear it too.
-    CHECK(store->renew_lease(id, holder, minute).cancel_reason == std::optional<std::string>("Stopped by the operator"));
+    CHECK(store->renew_lease(id, holder, minute).cancel_reason ==
+          std::optional<std::string>("Stopped by the operator"));
     store->release_lease(id, holder);
     const auto next = holder_named("next");
     store->acquire_lease(id, next, minute);

@@ -2,9 +2,9 @@
 // the database JOBGRAPH_TEST_POSTGRES names, dropped at its end.
 #include "postgres_backend.hpp"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <libpq-fe.h>
+#include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -64,7 +64,8 @@ PostgresConnection::PostgresConnection(const std::string& conninfo) : conn_(PQco
         PQfinish(conn_);
         throw std::runtime_error("cannot connect to the test database: " + message);
     }
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // DROP ... CASCADE lists what it dropped
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);  // DROP ... CASCADE lists what it dropped
 }
 
 PostgresConnection::~PostgresConnection() {
@@ -74,8 +75,8 @@ PostgresConnection::~PostgresConnection() {
 std::int64_t PostgresConnection::exec(const std::string& sql, const std::vector<std::string>& params) {
     std::vector<const char*> values;
     for (const auto& param : params) values.push_back(param.c_str());
-    PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                    nullptr, nullptr, 0);
+    PGresult* result =
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
     const ExecStatusType status = PQresultStatus(result);
     const std::string message = PQresultErrorMessage(result);
     const char* affected = PQcmdTuples(result);

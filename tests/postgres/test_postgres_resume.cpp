@@ -18,8 +18,8 @@ struct TempSqliteFile {
     std::filesystem::path path;
     TempSqliteFile() {
         std::random_device device;
-        path = std::filesystem::temp_directory_path() / fmt::format("jobgraph-pg-compare-{:08x}{:08x}.db", device(),
-                                                                    device());
+        path = std::filesystem::temp_directory_path() /
+               fmt::format("jobgraph-pg-compare-{:08x}{:08x}.db", device(), device());
     }
     ~TempSqliteFile() {
         for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -31,9 +31,10 @@ struct TempSqliteFile {
 
 // Two levels of spawned children, a failure, a declared dependency on a spawning task.
 JobSpec spawning_spec() {
-    const json grandchildren = json::array({child("t", "echo", {{"leaf", 1}}), child("t", "fail", {{"message", "no"}})});
-    const json children = json::array({child("t", "spawn", {{"children", grandchildren}}, {}, "inner"),
-                                       child("t", "echo", {{"v", "x"}}, {"inner"})});
+    const json grandchildren =
+        json::array({child("t", "echo", {{"leaf", 1}}), child("t", "fail", {{"message", "no"}})});
+    const json children = json::array(
+        {child("t", "spawn", {{"children", grandchildren}}, {}, "inner"), child("t", "echo", {{"v", "x"}}, {"inner"})});
     JobSpec spec = job({task("t", "spawn", {{"children", children}}, {}, "root"),
                         task("t", "echo", {{"after", "root"}}, {"root"}, "last"), task("t", "echo", {{"alone", true}})},
                        "spawning");

@@ -81,8 +81,8 @@ void Connection::configure() {
     PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
     // Text is sent and read as UTF-8 whatever the client's locale; times are read as UTC.
     if (PQsetClientEncoding(conn_.get(), "UTF8") != 0) {
-        throw StoreError(fmt::format("PostgresStore: {} cannot take UTF-8 text: {}", where_,
-                                     one_line(PQerrorMessage(conn_.get()))));
+        throw StoreError(
+            fmt::format("PostgresStore: {} cannot take UTF-8 text: {}", where_, one_line(PQerrorMessage(conn_.get()))));
     }
     exec_script("SET TIME ZONE 'UTC'", "configure the connection");
 }
@@ -119,9 +119,9 @@ Result Connection::exec(const char* sql, std::initializer_list<Param> params, st
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const Param& param : params) values.push_back(param.c_str());
-    return check(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                              nullptr, 0),
-                 operation);
+    return check(
+        PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
+        operation);
 }
 
 Transaction::Transaction(Connection& connection, std::string_view operation, const char* begin_sql)

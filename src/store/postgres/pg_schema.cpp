@@ -95,8 +95,7 @@ void open_schema(Connection& connection) {
                                          connection.where(), others.text(0, 0)));
         }
         connection.exec_script(create_tables_sql, "create tables");
-        connection.exec("INSERT INTO jobgraph_schema_version (version) VALUES ($1)", {schema_version},
-                        "create tables");
+        connection.exec("INSERT INTO jobgraph_schema_version (version) VALUES ($1)", {schema_version}, "create tables");
     } else {
         const Result version = connection.exec("SELECT version FROM jobgraph_schema_version", {}, operation);
         if (version.rows() != 1) {

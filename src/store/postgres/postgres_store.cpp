@@ -22,11 +22,11 @@
 namespace jobgraph {
 namespace {
 
-using nlohmann::json;
 using detail::pg::Connection;
 using detail::pg::Param;
 using detail::pg::Result;
 using detail::pg::Transaction;
+using nlohmann::json;
 
 constexpr int max_id_attempts = 16;
 // What a stored document adds around the values it holds (inputs, outputs, traces), which came
@@ -90,9 +90,8 @@ bool process_alive(std::int64_t pid) {
 // The task statuses a task never leaves, as a PostgreSQL array literal.
 std::string final_statuses_array() {
     std::string names;
-    for (const TaskStatus status : {TaskStatus::pending, TaskStatus::planned, TaskStatus::started,
-                                    TaskStatus::retrying, TaskStatus::succeeded, TaskStatus::failed,
-                                    TaskStatus::aborted}) {
+    for (const TaskStatus status : {TaskStatus::pending, TaskStatus::planned, TaskStatus::started, TaskStatus::retrying,
+                                    TaskStatus::succeeded, TaskStatus::failed, TaskStatus::aborted}) {
         if (!is_final(status)) continue;
         if (!names.empty()) names += ',';
         names += to_string(status);
@@ -216,7 +215,8 @@ std::string PostgresStore::Impl::create_job(const JobSpec& spec) {
                 spec.name, where_, i, detail::max_json_depth));
         }
     }
-    const std::string spec_text = encode(spec, where_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });
+    const std::string spec_text =
+        encode(spec, where_, [&] { return fmt::format("the spec of job \"{}\"", spec.name); });
     const auto lock = use();
     // Random rather than sequential, so that ids never hint at a count and stay unique across
     // stores; a taken id (rare with 48 bits) is simply drawn again.
@@ -312,9 +312,9 @@ void PostgresStore::Impl::set_result(std::string_view job_id, const std::optiona
         status = std::string(to_string(result->status));
     }
     const auto lock = use();
-    const Result updated = connection_.exec(
-        "UPDATE jobgraph_jobs SET result = $2, result_status = $3, updated_at = now() WHERE id = $1",
-        {job_id, std::move(text), std::move(status)}, operation);
+    const Result updated =
+        connection_.exec("UPDATE jobgraph_jobs SET result = $2, result_status = $3, updated_at = now() WHERE id = $1",
+                         {job_id, std::move(text), std::move(status)}, operation);
     if (updated.affected() == 0) unknown_job(operation, job_id);
 }
 
@@ -432,8 +432,8 @@ std::vector<JobSummary> PostgresStore::Impl::list_jobs() {
         job.id = rows->text(row, 0);
         job.name = rows->text(row, 1);
         // A lease of a process of this machine that has exited holds nothing.
-        const bool running = rows->boolean(row, 3) &&
-                             !(rows->text(row, 4) == host_ && !process_alive(rows->int64(row, 5)));
+        const bool running =
+            rows->boolean(row, 3) && !(rows->text(row, 4) == host_ && !process_alive(rows->int64(row, 5)));
         job.status = running ? "running" : rows->optional_text(row, 2).value_or("pending");
         job.created_at = read_timestamp(rows->text(row, 6));
         job.updated_at = read_timestamp(rows->text(row, 7));
