@@ -176,6 +176,10 @@ TEST_CASE("Store contract: history is only appended to, and each save_tasks is o
     const auto never = record("0-1", TaskStatus::started);
     CHECK_THROWS_AS(store->save_tasks(id, Batch{{1, &child}, {2, &never, 1}}), StoreError);
     CHECK_THROWS_WITH(store->save_tasks(id, Batch{{2, &never, 1}}), Catch::Contains("never saved"));
+    // Text that is not UTF-8 is refused, not written changed.
+    const auto garbled = record("0-1", TaskStatus::succeeded, {{"name", "caf\xe9"}});
+    CHECK_THROWS_WITH(store->save_tasks(id, Batch{{1, &child}, {2, &garbled}}),
+                      Catch::Contains("cannot write") && Catch::Contains("\"0-1\""));
     loaded = store->load(id);
     REQUIRE(loaded.has_value());
     REQUIRE(loaded->tasks.size() == 1);

@@ -250,29 +250,34 @@ void PostgresStore::Impl::save_tasks(std::string_view job_id, std::span<const Ta
                 task.history.size(), write.saved_history));
         }
         const auto position = static_cast<std::int64_t>(write.position);
-        const auto describe = [&] { return fmt::format("task \"{}\" of job \"{}\"", task.id, job_id); };
-        json row = changing_columns(position, task);
-        if (write.saved_history == 0) {
-            row["id"] = task.id;
-            row["parent_id"] = task.parent_id ? json(*task.parent_id) : json(nullptr);
-            row["depth"] = task.depth;
-            row["service"] = task.service;
-            row["command"] = task.command;
-            row["input"] = task.input.dump();
-            row["depends_on"] = json(task.depends_on).dump();
-            new_tasks.add(encode(row, where_, describe));
-        } else {
-            known_tasks.add(encode(row, where_, describe));
-            known_positions.push_back(position);
-        }
-        for (std::size_t seq = write.saved_history; seq < task.history.size(); ++seq) {
-            const HistoryEntry& entry = task.history[seq];
-            history.add(encode(json{{"position", position},
-                                    {"seq", seq},
-                                    {"status", to_string(entry.status)},
-                                    {"at", format_timestamp(entry.at)},
-                                    {"reason", entry.reason}},
-                               where_, describe));
+        // Text that is not valid UTF-8 cannot be written: it is reported, never replaced.
+        try {
+            json row = changing_columns(position, task);
+            if (write.saved_history == 0) {
+                row["id"] = task.id;
+                row["parent_id"] = task.parent_id ? json(*task.parent_id) : json(nullptr);
+                row["depth"] = task.depth;
+                row["service"] = task.service;
+                row["command"] = task.command;
+                row["input"] = task.input.dump();
+                row["depends_on"] = json(task.depends_on).dump();
+                new_tasks.add(row.dump());
+            } else {
+                known_tasks.add(row.dump());
+                known_positions.push_back(position);
+            }
+            for (std::size_t seq = write.saved_history; seq < task.history.size(); ++seq) {
+                const HistoryEntry& entry = task.history[seq];
+                history.add(json{{"position", position},
+                                 {"seq", seq},
+                                 {"status", to_string(entry.status)},
+                                 {"at", format_timestamp(entry.at)},
+                                 {"reason", entry.reason}}
+                                .dump());
+            }
+        } catch (const json::exception& e) {
+            throw StoreError(fmt::format("PostgresStore: cannot write task \"{}\" of job \"{}\" to {}: {}", task.id,
+                                         job_id, where_, e.what()));
         }
     }
 
