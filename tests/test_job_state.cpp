@@ -38,11 +38,12 @@ struct Machine {
 
     HandlerOutcome result(const JobState::Started& task, json returned) const {
         return detail::interpret_result(std::move(returned), {},
-                                        detail::OutcomeContext{task.record->id, task.record->depth, registry, false});
+                                        detail::OutcomeContext{task.record->id, task.record->depth, registry, false, defaults});
     }
 
     HandlerRegistry registry;
     JobState state;
+    TaskDefaults defaults;
 };
 
 std::vector<std::pair<TaskStatus, std::int64_t>> timeline(const TaskRecord& record) {
@@ -61,13 +62,13 @@ TEST_CASE("JobState: a chain runs one task at a time, each change timed as given
     const auto a = m.start("a", 200);
     CHECK_FALSE(m.state.has_ready());  // b waits for a
     CHECK(m.state.in_flight() == 1);
-    m.state.finish(a, HandlerOutcome::success(json{{"n", 1}}), at(250), at(260));
+    m.state.finish(a, m.state.record(a).attempts, HandlerOutcome::success(json{{"n", 1}}), at(250), at(260));
     CHECK(m.state.output_of("a") == json{{"n", 1}});
     CHECK_FALSE(m.state.output_of("b").has_value());
 
     const auto b = m.start("b", 300);
     CHECK_FALSE(m.state.done());
-    m.state.finish(b, HandlerOutcome::success(json::object()), at(310), at(320));
+    m.state.finish(b, m.state.record(b).attempts, HandlerOutcome::success(json::object()), at(310), at(320));
     REQUIRE(m.state.done());
 
     const JobResult result = m.state.take_result(at(400), 1.5);
@@ -91,8 +92,8 @@ TEST_CASE("JobState: a spawned batch joins the job at its parent's end, and the 
     Machine m(job({named("root"), named("after", {"root"})}));
     m.state.begin();
     const auto root_index = m.start("root", 200);
-    const auto started = JobState::Started{root_index, &m.state.record(root_index), nullptr};
-    m.state.finish(root_index,
+    const auto started = JobState::Started{root_index, &m.state.record(root_index), nullptr, 1};
+    m.state.finish(root_index, m.state.record(root_index).attempts,
                    m.result(started, json{{"childTasks", json::array({{{"service", "t"}, {"command", "echo"}},
                                                                      {{"service", "t"}, {"command", "echo"}}})}}),
                    at(250), at(260));
@@ -107,9 +108,9 @@ TEST_CASE("JobState: a spawned batch joins the job at its parent's end, and the 
     const auto first = m.start("root-0", 300);
     const auto second = m.start("root-1", 300);
     CHECK_FALSE(m.state.has_ready());
-    m.state.finish(second, HandlerOutcome::success(), at(310), at(311));
+    m.state.finish(second, m.state.record(second).attempts, HandlerOutcome::success(), at(310), at(311));
     CHECK_FALSE(m.state.has_ready());
-    m.state.finish(first, HandlerOutcome::success(), at(320), at(321));
+    m.state.finish(first, m.state.record(first).attempts, HandlerOutcome::success(), at(320), at(321));
     m.start("after", 330);
 }
 
@@ -119,7 +120,7 @@ TEST_CASE("JobState: a failure with abortOnFailure aborts what has not started a
     m.state.begin();
     const auto a = m.start("a", 200);
     const auto b = m.start("b", 200);
-    m.state.finish(a, HandlerOutcome::failure("disk full"), at(210), at(220));
+    m.state.finish(a, m.state.record(a).attempts, HandlerOutcome::failure("disk full"), at(210), at(220));
     CHECK(m.state.stop_cause() == JobState::StopCause::failure);
     CHECK(m.state.take_stop_signal());
     CHECK_FALSE(m.state.take_stop_signal());
@@ -129,8 +130,8 @@ TEST_CASE("JobState: a failure with abortOnFailure aborts what has not started a
     CHECK(m.state.record(2).history.back().at == at(220));  // failures are timed as recorded
 
     // Children b returns now are not added.
-    const auto started = JobState::Started{b, &m.state.record(b), nullptr};
-    m.state.finish(b, m.result(started, json{{"childTasks", json::array({{{"service", "t"}, {"command", "echo"}}})}}),
+    const auto started = JobState::Started{b, &m.state.record(b), nullptr, 1};
+    m.state.finish(b, m.state.record(b).attempts, m.result(started, json{{"childTasks", json::array({{{"service", "t"}, {"command", "echo"}}})}}),
                    at(230), at(240));
     CHECK(m.state.size() == 3);
     CHECK(m.state.record(b).history.back().reason == "1 child task(s) not added: the job is stopping");
@@ -147,12 +148,12 @@ TEST_CASE("JobState: a timeout names the limit, the elapsed time and what had su
     m.state.begin();
     const auto a = m.start("a", 200);
     const auto b = m.start("b", 200);
-    m.state.finish(a, HandlerOutcome::success(), at(210), at(211));
+    m.state.finish(a, m.state.record(a).attempts, HandlerOutcome::success(), at(210), at(211));
     m.state.time_out(std::chrono::milliseconds(51), at(50'300));
     CHECK(m.state.take_stop_signal());
     CHECK(m.state.record(2).output == json{{"error", "Job execution timeout: 50ms limit exceeded"}});
     CHECK_FALSE(m.state.done());
-    m.state.finish(b, HandlerOutcome::abort("Stopped on request"), at(50'400), at(50'401));
+    m.state.finish(b, m.state.record(b).attempts, HandlerOutcome::abort("Stopped on request"), at(50'400), at(50'401));
     REQUIRE(m.state.done());
     const auto result = m.state.take_result(at(50'500), 0);
     CHECK(result.error_message ==
@@ -169,7 +170,7 @@ TEST_CASE("JobState: the change log lists changed records once per batch, and ev
     CHECK(std::get<TaskEvent>(log.events[0]).task_id == "a");
 
     const auto a = m.start("a", 200);
-    m.state.finish(a, HandlerOutcome::success(), at(210), at(211));
+    m.state.finish(a, m.state.record(a).attempts, HandlerOutcome::success(), at(210), at(211));
     m.start("b", 220);
     m.state.take_changes(log);
     CHECK(log.tasks == std::vector<JobState::Index>{0, 1});  // a started and ended: listed once
@@ -191,7 +192,7 @@ TEST_CASE("JobState: restored records keep their outcome, and an interrupted tas
         first.state.begin();
         const auto a = first.start("a", 200);
         first.start("c", 200);
-        first.state.finish(a, HandlerOutcome::success(json{{"kept", true}}), at(210), at(211));
+        first.state.finish(a, 1, HandlerOutcome::success(json{{"kept", true}}), at(210), at(211));
         for (std::size_t i = 0; i < first.state.size(); ++i)
             stored.push_back(first.state.record(static_cast<JobState::Index>(i)));
     }
@@ -209,8 +210,8 @@ TEST_CASE("JobState: rewinding puts records back as far as the store saved them"
     Machine m(job({named("root")}));
     m.state.begin();
     const auto root = m.start("root", 200);
-    const auto started = JobState::Started{root, &m.state.record(root), nullptr};
-    m.state.finish(root, m.result(started, json{{"childTasks", json::array({{{"service", "t"}, {"command", "echo"}}})}}),
+    const auto started = JobState::Started{root, &m.state.record(root), nullptr, 1};
+    m.state.finish(root, m.state.record(root).attempts, m.result(started, json{{"childTasks", json::array({{{"service", "t"}, {"command", "echo"}}})}}),
                    at(250), at(260));
     REQUIRE(m.state.size() == 2);
     // The store holds root's pending and started entries, and nothing of its child.
@@ -231,10 +232,10 @@ TEST_CASE("JobState: a batch that would overshoot maxTasks fails its parent and 
     Machine m(std::move(spec));
     m.state.begin();
     const auto root = m.start("root", 200);
-    const auto started = JobState::Started{root, &m.state.record(root), nullptr};
+    const auto started = JobState::Started{root, &m.state.record(root), nullptr, 1};
     json children = json::array();
     for (int i = 0; i < 2; ++i) children.push_back({{"service", "t"}, {"command", "echo"}});
-    m.state.finish(root, m.result(started, json{{"childTasks", children}}), at(250), at(260));
+    m.state.finish(root, m.state.record(root).attempts, m.result(started, json{{"childTasks", children}}), at(250), at(260));
     CHECK(m.state.size() == 1);
     CHECK(m.state.record(root).status == TaskStatus::failed);
     CHECK(m.state.record(root).history.back().reason ==

@@ -23,6 +23,7 @@ TEST_CASE("The result JSON has the contract's shape", "[result]") {
                                 {"aborted", 0},
                                 {"planned", 0},
                                 {"pending", 0},
+                                {"retrying", 0},
                                 {"wallMs", result.stats.wall_ms}});
     const json& first = j.at("tasks").at(0);
     CHECK(first.at("id") == "0");

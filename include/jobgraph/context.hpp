@@ -68,7 +68,7 @@ public:
     const std::vector<std::string>& depends_on() const noexcept { return task_.depends_on; }
     /// @brief The task's JSON input (always an object).
     const nlohmann::json& input() const noexcept { return task_.input; }
-    /// @brief 1 on the first call; higher when a resumed job runs the task again.
+    /// @brief 1 on the first call; higher on a retry, or when a resumed job runs the task again.
     int attempt() const noexcept { return task_.attempts; }
     /// @brief The job's limits (maxTasks, maxDepth, timeout).
     const JobLimits& limits() const noexcept { return limits_; }
@@ -83,7 +83,8 @@ public:
     /// @brief Stores @p trace apart from the output. Thread-safe like spawn().
     void set_trace(nlohmann::json trace) { spawned_.set_trace(std::move(trace)); }
 
-    /// @brief Turns on when the job times out or aborts.
+    /// @brief Turns on when the job stops (timeout, failure with abortOnFailure, cancel,
+    /// interrupt) or this attempt runs out of its task's `timeout`.
     const std::stop_token& stop_token() const noexcept { return stop_; }
     bool stop_requested() const noexcept { return stop_.stop_requested(); }
     /// @brief Throws StopRequested if the job asked its handlers to stop.
@@ -107,8 +108,11 @@ public:
 
     /// @brief Finishes the task with a handler result (may hold "output", "childTasks", "trace").
     bool succeed(nlohmann::json result = nlohmann::json::object()) const;
-    /// @brief Fails the task with this error message.
+    /// @brief Fails this attempt with this error message; the task's `retry` may try again.
     bool fail(std::string message) const;
+    /// @brief Fails the task for good, however many attempts its `retry` allows (as throwing
+    /// NonRetryableError does).
+    bool fail_permanently(std::string message) const;
     /// @brief Ends the task `aborted`, for a handler that gave up after a stop request.
     bool abort(std::string reason = "Stopped on request") const;
     /// @brief Turns on when the job times out or aborts; register a std::stop_callback on it.

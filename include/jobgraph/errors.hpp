@@ -48,7 +48,7 @@ public:
 /// @brief Thrown by a handler to fail its task for a reason that trying again cannot fix (a
 /// malformed request, a 404, a refused credential): the task is failed without further attempts
 /// even when its `retry` field allows more. Any other exception fails only the attempt, which
-/// may then be retried. Until the run schedules retries, it fails the task like any exception.
+/// may then be retried.
 ///
 /// @code
 /// if (status == 404) throw jobgraph::NonRetryableError("no such record: " + id);

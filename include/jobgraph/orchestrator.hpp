@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@ namespace jobgraph {
 namespace detail {
 struct Preparation;
 class WorkerPool;
+class HandlerSlots;
 }  // namespace detail
 
 /// @brief How an orchestrator runs jobs.
@@ -102,12 +104,13 @@ public:
 private:
     JobResult run_prepared(detail::Preparation preparation, std::string name, JobObserver* observer,
                            RunControl* control, JobStore* store = nullptr, std::string job_id = {},
-                           std::vector<TaskRecord> restored = {}) const;
+                           std::vector<TaskRecord> restored = {}, std::optional<LeaseHolder> lease = {}) const;
 
     const HandlerRegistry& registry_;
     std::size_t workers_;
     OrchestratorOptions options_;
     std::unique_ptr<detail::WorkerPool> pool_;  // the threads kept between runs
+    std::unique_ptr<detail::HandlerSlots> handler_slots_;  // HandlerOptions::max_concurrency, across runs
 };
 
 }  // namespace jobgraph

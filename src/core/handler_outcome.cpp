@@ -4,6 +4,7 @@
 #include "model/json_limits.hpp"
 #include "spec/prepared_job.hpp"
 #include "spec/spec_reader.hpp"
+#include "spec/task_policy.hpp"
 
 #include <fmt/format.h>
 
@@ -24,6 +25,12 @@ HandlerOutcome HandlerOutcome::failure(std::string message) {
     outcome.kind = Kind::failed;
     outcome.output = nlohmann::json{{"error", message}};
     outcome.message = std::move(message);
+    return outcome;
+}
+
+HandlerOutcome HandlerOutcome::permanent_failure(std::string message) {
+    HandlerOutcome outcome = failure(std::move(message));
+    outcome.retryable = false;
     return outcome;
 }
 
@@ -132,6 +139,7 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnedWork spawned, cons
                                                                       .command = std::move(children[i].command),
                                                                       .input = std::move(children[i].input),
                                                                       .depends_on = std::move(children[i].depends_on)});
+        apply_task_policy(record, children[i], context.task_defaults);
         record.history.reserve(3);  // here, outside the job's lock; add_record then finds room
     }
     return outcome;

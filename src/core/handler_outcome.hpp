@@ -24,6 +24,7 @@ struct HandlerOutcome {
     nlohmann::json output;                      // stored output (for failures {"error": message})
     nlohmann::json trace;                       // null when none was set
     std::string message;                        // failure or abort reason
+    bool retryable = true;                      // a failure another attempt might mend
     std::vector<TaskRecord> children;           // the spawned batch, as records ready to add but for their ids
     std::vector<TaskGraph::NewTask> batch;      // ids and dependencies, per child
     std::vector<std::string> child_ids;         // for the parent's record
@@ -31,6 +32,8 @@ struct HandlerOutcome {
 
     static HandlerOutcome success(nlohmann::json output = nlohmann::json::object());
     static HandlerOutcome failure(std::string message);
+    /// A failure no retry can mend (NonRetryableError, Completion::fail_permanently).
+    static HandlerOutcome permanent_failure(std::string message);
     static HandlerOutcome abort(std::string message);
 };
 
@@ -40,6 +43,7 @@ struct OutcomeContext {
     int depth;  // the task's; its children are one deeper
     const HandlerRegistry& registry;
     bool plan_mode;  // children whose handler has side effects are added as planned
+    const TaskDefaults& task_defaults;  // for children that set no timeout, retry or priority
 };
 
 /// Splits a returned result into output, trace and children, and checks each child against

@@ -1,11 +1,14 @@
 #include "core/job_state.hpp"
 
+#include "spec/task_policy.hpp"
+
 #include "jobgraph/errors.hpp"
 #include "jobgraph/store.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
 
@@ -22,9 +25,12 @@ JobState::JobState(const HandlerRegistry& registry, PreparedJob job, JobStateOpt
       name_(job.spec.name),
       limits_(job.spec.limits),
       abort_on_failure_(job.spec.abort_on_failure),
+      task_defaults_(job.spec.task_defaults),
       options_(options),
       started_at_(now),
-      graph_(std::move(job.graph)) {
+      graph_(std::move(job.graph)),
+      ready_(job.spec.concurrency, options.shared_slots),
+      jitter_(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}()) {
     if (!restored.empty()) {
         restore(std::move(restored), job.handlers, now);
         return;
@@ -33,13 +39,14 @@ JobState::JobState(const HandlerRegistry& registry, PreparedJob job, JobStateOpt
     start_order_.reserve(job.spec.tasks.size());
     for (std::size_t i = 0; i < job.spec.tasks.size(); ++i) {
         TaskSpec& spec = job.spec.tasks[i];
-        add_record(TaskRecord{.id = std::move(job.ids[i]),
-                              .service = std::move(spec.service),
-                              .command = std::move(spec.command),
-                              // `input = {}` in C++ is null: no input, an empty object
-                              .input = spec.input.is_null() ? nlohmann::json::object() : std::move(spec.input),
-                              .depends_on = std::move(spec.depends_on)},
-                   job.handlers[i], now);  // all pending from the job's start
+        TaskRecord record{.id = std::move(job.ids[i]),
+                          .service = std::move(spec.service),
+                          .command = std::move(spec.command),
+                          // `input = {}` in C++ is null: no input, an empty object
+                          .input = spec.input.is_null() ? nlohmann::json::object() : std::move(spec.input),
+                          .depends_on = std::move(spec.depends_on)};
+        apply_task_policy(record, spec, task_defaults_);
+        add_record(std::move(record), job.handlers[i], now);  // all pending from the job's start
     }
 }
 
@@ -57,6 +64,8 @@ void JobState::restore(std::vector<TaskRecord> restored, const std::vector<const
         handlers_.push_back(i < roots ? root_handlers[i] : registry_.find(restored[i].service, restored[i].command));
         records_.push_back(std::move(restored[i]));
         start_order_.push_back(0);
+        group_.push_back(ready_.group_of(handlers_.back()));
+        call_open_.push_back(0);
         logged_.push_back(false);
     }
 
@@ -105,7 +114,9 @@ void JobState::restore(std::vector<TaskRecord> restored, const std::vector<const
             case TaskStatus::started:  // interrupted: it runs again (at least once)
                 set_status(task, TaskStatus::pending, "Interrupted before it finished; it runs again", now);
                 break;
-            case TaskStatus::retrying:  // TODO(retry): keeps its due time
+            case TaskStatus::retrying:  // keeps its due time; one already past runs at once
+                graph_.mark_started(task);
+                retries_.emplace(records_[i].next_attempt_at.value_or(now), task);
                 break;
             case TaskStatus::pending:
                 break;
@@ -113,7 +124,8 @@ void JobState::restore(std::vector<TaskRecord> restored, const std::vector<const
     }
     // Tasks that had ended keep their status whatever the rebuilt graph says of them.
     auto ended = [this](Index task) { return is_final(records_[task].status); };
-    std::erase_if(changes.ready, ended);
+    std::erase_if(changes.ready,
+                  [&](Index task) { return ended(task) || records_[task].status == TaskStatus::retrying; });
     std::erase_if(changes.planned, ended);
     std::erase_if(changes.aborted, [&](const auto& entry) { return ended(entry.first); });
     apply(changes, now);
@@ -128,19 +140,112 @@ void JobState::begin() {
 }
 
 std::optional<JobState::Started> JobState::start_next(Timestamp now) {
-    if (ready_.empty()) return std::nullopt;
-    const Index task = ready_.pop();
+    const auto next = ready_.pop_startable();
+    if (!next) return std::nullopt;
+    const Index task = *next;
     graph_.mark_started(task);
-    start_order_[task] = next_start_++;
+    if (start_order_[task] == 0) start_order_[task] = next_start_++;
     ++in_flight_;
-    ++records_[task].attempts;
+    call_open_[task] = 1;
+    ++open_calls_;
+    TaskRecord& record = records_[task];
+    ++record.attempts;
+    record.next_attempt_at.reset();
     set_status(task, TaskStatus::started, {}, now);
-    return Started{task, &records_[task], handlers_[task]};
+    return Started{task, &record, handlers_[task], record.attempts};
 }
 
-void JobState::finish(Index task, HandlerOutcome&& outcome, Timestamp ended_at, Timestamp now) {
+void JobState::finish(Index task, int attempt, HandlerOutcome&& outcome, Timestamp ended_at, Timestamp now) {
     if (done_) return;  // a completion that came after the run ended changes nothing
+    if (!call_open_[task] || records_[task].attempts != attempt) return;  // a call given up on
+    const bool attempt_on = records_[task].status == TaskStatus::started;
+    close_call(task, now);
+    if (attempt_on) end_attempt(task, std::move(outcome), ended_at, now, /*gave_up_in_time=*/true);
+    check_end(now);
+}
+
+void JobState::time_out_attempt(Index task, int attempt, Timestamp now) {
+    if (done_ || records_[task].status != TaskStatus::started || records_[task].attempts != attempt) return;
+    end_attempt(task,
+                HandlerOutcome::failure(fmt::format("Task timeout: {}ms limit exceeded", records_[task].timeout.count())),
+                now, now, /*gave_up_in_time=*/true);
+    check_end(now);
+}
+
+void JobState::abandon_call(Index task, int attempt, const std::string& reason, Timestamp now) {
+    if (done_ || !call_open_[task] || records_[task].attempts != attempt) return;
+    const bool attempt_on = records_[task].status == TaskStatus::started;
+    close_call(task, now);
+    if (attempt_on) end_attempt(task, HandlerOutcome::abort(reason), now, now, /*gave_up_in_time=*/false);
+    check_end(now);
+}
+
+std::vector<JobState::OpenCall> JobState::open_async_calls() const {
+    std::vector<OpenCall> calls;
+    if (open_calls_ == 0) return calls;
+    for (Index task = 0; task < records_.size(); ++task) {
+        if (call_open_[task] && handlers_[task]->is_async()) calls.push_back(OpenCall{task, records_[task].attempts});
+    }
+    return calls;
+}
+
+std::optional<Timestamp> JobState::next_retry_due() const {
+    for (const auto& [due, task] : retries_) {
+        if (!call_open_[task]) return due;  // one whose call is still on waits for that call
+    }
+    return std::nullopt;
+}
+
+void JobState::start_due_retries(Timestamp now) {
+    for (auto it = retries_.begin(); it != retries_.end() && it->first <= now;) {
+        const Index task = it->second;
+        if (call_open_[task]) {
+            ++it;
+            continue;
+        }
+        it = retries_.erase(it);
+        make_ready(task);
+    }
+}
+
+// A task's handler call came back (or was given up on): what it held is free, and a retry
+// that fell due meanwhile may start.
+void JobState::close_call(Index task, Timestamp now) {
+    call_open_[task] = 0;
+    --open_calls_;
+    ready_.release(group_[task]);
+    const TaskRecord& record = records_[task];
+    if (record.status == TaskStatus::retrying && record.next_attempt_at && *record.next_attempt_at <= now) {
+        if (retries_.erase({*record.next_attempt_at, task}) > 0) make_ready(task);
+    }
+}
+
+void JobState::make_ready(Index task) {
+    ready_.push(task, group_[task], records_[task].priority);
+}
+
+void JobState::end_attempt(Index task, HandlerOutcome&& outcome, Timestamp ended_at, Timestamp now,
+                           bool gave_up_in_time) {
     --in_flight_;
+    TaskRecord& record = records_[task];
+    if (outcome.kind == HandlerOutcome::Kind::failed && outcome.retryable &&
+        record.attempts < record.retry.max_attempts && stop_cause_ == StopCause::none) {
+        record.output = std::move(outcome.output);
+        record.trace = std::move(outcome.trace);
+        schedule_retry(task, outcome.message, now);
+        return;
+    }
+    if (outcome.kind == HandlerOutcome::Kind::aborted && gave_up_in_time) {
+        if (stop_cause_ == StopCause::interrupt) {
+            // It runs again when the job is resumed, its attempts counting on.
+            record.output = nullptr;
+            record.trace = nullptr;
+            set_status(task, TaskStatus::pending, "Interrupted", now);
+            return;
+        }
+        if (stop_cause_ == StopCause::cancel) outcome = HandlerOutcome::abort(stop_reason_);
+    }
+
     std::string note;
     const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
     bool add_batch = false;
@@ -154,7 +259,6 @@ void JobState::finish(Index task, HandlerOutcome&& outcome, Timestamp ended_at, 
         }
     }
 
-    TaskRecord& record = records_[task];
     record.output = std::move(outcome.output);
     record.trace = std::move(outcome.trace);
     TaskGraph::Changes& changes = scratch_;
@@ -178,7 +282,23 @@ void JobState::finish(Index task, HandlerOutcome&& outcome, Timestamp ended_at, 
     apply(changes, now);
     if (outcome.kind == HandlerOutcome::Kind::failed && abort_on_failure_)
         stop(StopCause::failure, abort_on_failure_reason, now);
-    check_end(now);
+}
+
+void JobState::schedule_retry(Index task, const std::string& error, Timestamp now) {
+    TaskRecord& record = records_[task];
+    const RetryPolicy& retry = record.retry;
+    // delay * backoff^(k-1) after the k-th attempt, capped; in double first, so that a large
+    // attempt count or factor cannot overflow before the cap applies.
+    const double grown = static_cast<double>(retry.delay.count()) * std::pow(retry.backoff, record.attempts - 1);
+    auto delay_ms = static_cast<std::int64_t>(std::min(grown, static_cast<double>(retry.max_delay.count())));
+    if (retry.jitter && delay_ms > 0) delay_ms = std::uniform_int_distribution<std::int64_t>(0, delay_ms)(jitter_);
+    const Timestamp due = now + std::chrono::milliseconds(delay_ms);
+    record.next_attempt_at = due;
+    set_status(task, TaskStatus::retrying,
+               fmt::format("Attempt {} of {} failed: {}; next attempt in {} ms", record.attempts,
+                           retry.max_attempts, error, delay_ms),
+               now);
+    retries_.emplace(due, task);
 }
 
 void JobState::time_out(std::chrono::milliseconds elapsed, Timestamp now) {
@@ -186,6 +306,19 @@ void JobState::time_out(std::chrono::milliseconds elapsed, Timestamp now) {
     job_error_ = fmt::format("Job execution timeout: {}ms limit exceeded. Elapsed: {}ms. Completed {}/{} tasks.",
                              limits_.timeout.count(), elapsed.count(), succeeded_, records_.size());
     stop(StopCause::timeout, fmt::format("Job execution timeout: {}ms limit exceeded", limits_.timeout.count()), now);
+    check_end(now);
+}
+
+void JobState::cancel(const std::string& reason, Timestamp now) {
+    if (done_ || stop_cause_ != StopCause::none) return;
+    job_error_ = fmt::format("Job cancelled: {}", reason);
+    stop(StopCause::cancel, *job_error_, now);
+    check_end(now);
+}
+
+void JobState::interrupt(Timestamp now) {
+    if (done_ || stop_cause_ != StopCause::none) return;
+    stop(StopCause::interrupt, "Interrupted", now);
     check_end(now);
 }
 
@@ -216,6 +349,8 @@ void JobState::add_record(TaskRecord&& record, const HandlerEntry* handler, Time
     records_.push_back(std::move(record));
     handlers_.push_back(handler);
     start_order_.push_back(0);
+    group_.push_back(ready_.group_of(handler));
+    call_open_.push_back(0);
     logged_.push_back(false);
     set_status(task, TaskStatus::pending, {}, pending_at);
 }
@@ -224,10 +359,10 @@ void JobState::set_status(Index task, TaskStatus status, std::string reason, Tim
     TaskRecord& record = records_[task];
     record.status = status;
     if (status == TaskStatus::started) {
-        record.started_at = at;
-        record.completed_at.reset();
+        if (!record.started_at) record.started_at = at;  // the first attempt's start
     } else if (is_final(status)) {
         record.completed_at = at;
+        record.next_attempt_at.reset();
     }
     if (status == TaskStatus::succeeded) ++succeeded_;
     if (options_.record_events) log_.events.emplace_back(TaskEvent{record.id, status, at, reason});
@@ -315,23 +450,40 @@ void JobState::apply(TaskGraph::Changes& changes, Timestamp now) {
                           : fmt::format("Awaiting approval: {}/{} has side effects", entry.service, entry.command),
                       now);
     }
-    for (const Index task : changes.ready) ready_.push(task);
+    for (const Index task : changes.ready) make_ready(task);
     changes.clear();
 }
 
 void JobState::stop(StopCause cause, const std::string& reason, Timestamp now) {
     if (stop_cause_ != StopCause::none) return;
     stop_cause_ = cause;
+    stop_reason_ = reason;
     stop_signal_due_ = true;
     ready_.clear();
+    if (cause == StopCause::interrupt) {
+        // Tasks not started stay pending and retrying ones keep their due time: a resume
+        // picks them up as they are.
+        retries_.clear();
+        return;
+    }
     TaskGraph::Changes changes;
+    for (const auto& [due, task] : retries_) {
+        end_unstarted(task, TaskStatus::aborted, reason, now);
+        graph_.finish(task, TaskGraph::Outcome::aborted, changes);
+    }
+    retries_.clear();
     for (const Index task : graph_.abort_not_started(changes)) end_unstarted(task, TaskStatus::aborted, reason, now);
     apply(changes, now);
 }
 
 void JobState::check_end(Timestamp now) {
     if (done_) return;
-    if (graph_.unsettled() > 0 && ready_.empty() && in_flight_ == 0) {
+    if (stop_cause_ == StopCause::interrupt) {
+        // Returns once every handler call has come back (or been given up on).
+        if (in_flight_ == 0 && open_calls_ == 0) done_ = true;
+        return;
+    }
+    if (graph_.unsettled() > 0 && ready_.empty() && in_flight_ == 0 && retries_.empty()) {
         // Nothing runs, nothing can start, nothing is awaited: the rest can never run.
         std::vector<std::string_view> stranded;
         TaskGraph::Changes changes;
@@ -347,7 +499,7 @@ void JobState::check_end(Timestamp now) {
             end_unstarted(task, TaskStatus::aborted, "Deadlock detected: task cannot execute", now);
         apply(changes, now);
     }
-    if (graph_.unsettled() == 0 || (ready_.empty() && in_flight_ == 0)) done_ = true;
+    if (graph_.unsettled() == 0 || (ready_.empty() && in_flight_ == 0 && retries_.empty())) done_ = true;
 }
 
 void JobState::rewind_to(const std::vector<std::size_t>& saved_history) {
@@ -365,8 +517,9 @@ void JobState::rewind_to(const std::vector<std::size_t>& saved_history) {
                                                          }));
         record.started_at.reset();
         for (const HistoryEntry& entry : record.history) {
-            if (entry.status == TaskStatus::started) record.started_at = entry.at;
+            if (entry.status == TaskStatus::started && !record.started_at) record.started_at = entry.at;
         }
+        if (record.status != TaskStatus::retrying) record.next_attempt_at.reset();
         if (!is_final(record.status)) {
             record.completed_at.reset();
             record.output = nullptr;
@@ -404,7 +557,12 @@ JobResult JobState::take_result(Timestamp completed_at, double wall_ms) {
     result.stats = count_statuses(result.tasks);
     result.stats.wall_ms = wall_ms;
     result.error_message = job_error_;
-    if (job_error_ || result.stats.failed > 0 || result.stats.aborted > 0) {
+    if (stop_cause_ == StopCause::cancel) {
+        result.status = JobStatus::cancelled;
+    } else if (stop_cause_ == StopCause::interrupt) {
+        result.status = JobStatus::interrupted;
+        result.error_message = "Job interrupted: resume it to run the rest";
+    } else if (job_error_ || result.stats.failed > 0 || result.stats.aborted > 0) {
         result.status = JobStatus::failed;
     } else if (result.stats.planned > 0) {
         result.status = JobStatus::awaiting_approval;
@@ -412,7 +570,7 @@ JobResult JobState::take_result(Timestamp completed_at, double wall_ms) {
         result.status = JobStatus::succeeded;
     }
     result.history.push_back(JobHistoryEntry{JobStatus::running, started_at_, {}});
-    result.history.push_back(JobHistoryEntry{result.status, completed_at, job_error_.value_or("")});
+    result.history.push_back(JobHistoryEntry{result.status, completed_at, result.error_message.value_or("")});
     return result;
 }
 

@@ -41,13 +41,19 @@ public:
         ++size_;
     }
 
-    /// Removes and returns the smallest task. The queue must not be empty.
-    Index pop() {
+    /// The smallest task, left in the queue. The queue must not be empty.
+    Index front() {
         assert(size_ > 0);
         // Summary words below lowest_summary_ are all zero; skip the ones emptied since.
         while (summary_[lowest_summary_] == 0) ++lowest_summary_;
         const std::size_t word = lowest_summary_ * bits + std::countr_zero(summary_[lowest_summary_]);
-        const auto task = static_cast<Index>(word * bits + std::countr_zero(words_[word]));
+        return static_cast<Index>(word * bits + std::countr_zero(words_[word]));
+    }
+
+    /// Removes and returns the smallest task. The queue must not be empty.
+    Index pop() {
+        const Index task = front();
+        const std::size_t word = task / bits;
         words_[word] &= words_[word] - 1;  // clears the lowest set bit: task's
         if (words_[word] == 0) summary_[word / bits] &= ~bit(word);
         --size_;

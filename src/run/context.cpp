@@ -46,6 +46,10 @@ bool Completion::succeed(nlohmann::json result) const {
 bool Completion::fail(std::string message) const {
     return state_->fail(std::move(message));
 }
+bool Completion::fail_permanently(std::string message) const {
+    return state_->fail(std::move(message), /*retryable=*/false);
+}
+
 bool Completion::abort(std::string reason) const {
     return state_->abort(std::move(reason));
 }

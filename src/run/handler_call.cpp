@@ -15,6 +15,9 @@ HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry,
         return interpret_result(std::move(result), spawned.close(), context.outcome);
     } catch (const StopRequested& error) {
         return HandlerOutcome::abort(error.what());
+    } catch (const NonRetryableError& error) {
+        return stop.stop_requested() ? HandlerOutcome::abort(error.what())
+                                     : HandlerOutcome::permanent_failure(error.what());
     } catch (const std::exception& error) {
         return stop.stop_requested() ? HandlerOutcome::abort(error.what()) : HandlerOutcome::failure(error.what());
     } catch (...) {
@@ -23,14 +26,16 @@ HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry,
     }
 }
 
-void start_async_handler(const std::shared_ptr<JobExecution>& run, std::uint32_t task, const TaskRecord& record,
-                         const HandlerEntry& entry, const std::stop_token& stop) {
-    auto state = std::make_shared<CompletionState>(run, task, record.id, record.depth, stop);
+void start_async_handler(const std::shared_ptr<JobExecution>& run, std::uint32_t task, int attempt,
+                         const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop) {
+    auto state = std::make_shared<CompletionState>(run, task, attempt, record.id, record.depth, stop);
     TaskContext context(record, run->limits(), stop, *run, state->spawned());
     try {
         entry.async_handler(context, Completion(state));
     } catch (const StopRequested& error) {
         state->abort(error.what());
+    } catch (const NonRetryableError& error) {
+        state->fail(error.what(), /*retryable=*/false);
     } catch (const std::exception& error) {
         state->fail(error.what());
     } catch (...) {
@@ -44,15 +49,19 @@ CompletionState::~CompletionState() {
 
 bool CompletionState::succeed(nlohmann::json result) {
     if (!claim()) return false;
-    const OutcomeContext context{task_id_, depth_, run_->registry(), run_->plan_mode()};
+    const OutcomeContext context{task_id_, depth_, run_->registry(), run_->plan_mode(), run_->task_defaults()};
     complete(interpret_result(std::move(result), spawned_.close(), context));
     return true;
 }
 
-bool CompletionState::fail(std::string message) {
+bool CompletionState::fail(std::string message, bool retryable) {
     if (!claim()) return false;
-    complete(stop_.stop_requested() ? HandlerOutcome::abort(std::move(message))
-                                    : HandlerOutcome::failure(std::move(message)));
+    if (stop_.stop_requested()) {
+        complete(HandlerOutcome::abort(std::move(message)));
+    } else {
+        complete(retryable ? HandlerOutcome::failure(std::move(message))
+                           : HandlerOutcome::permanent_failure(std::move(message)));
+    }
     return true;
 }
 
@@ -64,7 +73,7 @@ bool CompletionState::abort(std::string reason) {
 
 void CompletionState::complete(HandlerOutcome outcome) {
     spawned_.close();  // a spawn after the end is refused, not silently lost
-    run_->complete(task_, std::move(outcome));
+    run_->complete(task_, attempt_, std::move(outcome));
 }
 
 }  // namespace jobgraph::detail

@@ -31,22 +31,27 @@ HandlerOutcome call_handler(const TaskRecord& record, const HandlerEntry& entry,
 
 /// Starts an asynchronous handler; its Completion (or its exception) ends the task through
 /// @p run, during the call or later.
-void start_async_handler(const std::shared_ptr<JobExecution>& run, std::uint32_t task, const TaskRecord& record,
-                         const HandlerEntry& entry, const std::stop_token& stop);
+void start_async_handler(const std::shared_ptr<JobExecution>& run, std::uint32_t task, int attempt,
+                         const TaskRecord& record, const HandlerEntry& entry, const std::stop_token& stop);
 
 /// Shared by the copies of one Completion; fails the task if none of them fulfils it.
 class CompletionState {
 public:
-    CompletionState(std::shared_ptr<JobExecution> run, std::uint32_t task, std::string task_id, int depth,
+    CompletionState(std::shared_ptr<JobExecution> run, std::uint32_t task, int attempt, std::string task_id, int depth,
                     std::stop_token stop)
-        : run_(std::move(run)), task_(task), task_id_(std::move(task_id)), depth_(depth), stop_(std::move(stop)) {}
+        : run_(std::move(run)),
+          task_(task),
+          attempt_(attempt),
+          task_id_(std::move(task_id)),
+          depth_(depth),
+          stop_(std::move(stop)) {}
     CompletionState(const CompletionState&) = delete;
     CompletionState& operator=(const CompletionState&) = delete;
     ~CompletionState();
 
     /// The first call wins; later ones return false and change nothing.
     bool succeed(nlohmann::json result);
-    bool fail(std::string message);
+    bool fail(std::string message, bool retryable = true);
     bool abort(std::string reason);
 
     const std::stop_token& stop_token() const noexcept { return stop_; }
@@ -58,6 +63,7 @@ private:
 
     std::shared_ptr<JobExecution> run_;
     std::uint32_t task_;
+    int attempt_;
     std::string task_id_;
     int depth_;
     std::stop_token stop_;

@@ -10,6 +10,8 @@
 namespace jobgraph::detail {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // With a store every hold that starts tasks costs a commit, so a worker takes a share of the
 // ready tasks, up to this many, whose starts then share one commit; idle workers take them
 // from its queue if its handlers turn out slow.
@@ -17,13 +19,17 @@ constexpr std::size_t most_started_together = 8;
 
 // The deadline @p timeout after @p start, or nullopt when there is none or the clock cannot hold
 // it (about 292 years): such a limit means no limit.
-std::optional<std::chrono::steady_clock::time_point> deadline_after(std::chrono::steady_clock::time_point start,
-                                                                    std::chrono::milliseconds timeout) {
-    using Clock = std::chrono::steady_clock;
+std::optional<Clock::time_point> deadline_after(Clock::time_point start, std::chrono::milliseconds timeout) {
     if (timeout.count() <= 0) return std::nullopt;
     const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - start);
     if (timeout >= room) return std::nullopt;
     return start + timeout;
+}
+
+// A UTC due time as a moment of the steady clock the waits use.
+Clock::time_point steady_time_of(Timestamp due) {
+    const auto ahead = due - now_utc();
+    return Clock::now() + std::max(ahead, decltype(ahead)::zero());
 }
 
 }  // namespace
@@ -33,25 +39,41 @@ JobExecution::JobExecution(const HandlerRegistry& registry, PreparedJob job, Exe
     : registry_(registry),
       limits_(job.spec.limits),
       plan_mode_(job.spec.require_approval),
+      task_defaults_(job.spec.task_defaults),
+      grace_period_(settings.grace_period),
+      handler_slots_(settings.handler_slots),
+      slots_for_job_(*this),
+      control_(std::move(settings.control)),
+      lease_store_(settings.lease ? settings.store : nullptr),
+      lease_(std::move(settings.lease)),
+      lease_duration_(settings.lease_duration),
+      heartbeat_(settings.heartbeat),
+      job_id_(settings.job_id),
       state_(registry, std::move(job),
              JobStateOptions{.check_cycles = settings.check_cycles,
                              .record_events = settings.observer != nullptr,
-                             .track_changes = settings.store != nullptr},
+                             .track_changes = settings.store != nullptr,
+                             .jitter_seed = settings.jitter_seed,
+                             .shared_slots = settings.handler_slots ? &slots_for_job_ : nullptr},
              now_utc(), std::move(restored)) {
     if (settings.store) store_.emplace(*settings.store, std::move(settings.job_id), std::move(settings.saved_history));
     if (settings.observer) observer_.emplace(*settings.observer);
 }
 
 JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
-    started_steady_ = std::chrono::steady_clock::now();
+    started_steady_ = Clock::now();
     if (observer_) observer_->job_started(state_.name(), state_.size());
     AfterUnlock after;
     {
         const std::lock_guard lock(mutex_);
         state_.begin();
         publish(after, /*commit_now=*/true);  // the job's tasks are kept before any of them starts
+        job_deadline_ = deadline_after(started_steady_, limits_.timeout);
+        if (lease_store_) next_heartbeat_ = started_steady_ + heartbeat_;
     }
     after_unlock(after);
+    // A stop requested before now is delivered here, before any task starts.
+    if (control_) control_->attach([this](const StopRequest& request) { on_stop_request(request); });
 
     workers_ = std::make_unique<Worker[]>(workers);
     worker_count_ = workers;
@@ -67,27 +89,16 @@ JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
         for (std::size_t i = 0; i < workers; ++i) pool.run(crew, [this, i] { worker_loop(i); });
 
         std::unique_lock lock(mutex_);
-        if (const auto deadline = deadline_after(started_steady_, limits_.timeout)) {
-            if (!job_done_.wait_until(lock, *deadline, [this] { return state_.done(); })) {
-                const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - started_steady_);
-                state_.time_out(elapsed, now_utc());
-                publish(after);
-                lock.unlock();
-                after_unlock(after);
-                lock.lock();
-            }
-        }
-        job_done_.wait(lock, [this] { return state_.done(); });
+        keep_time(lock);
     }  // waits for the workers
+    if (control_) control_->detach();
 
     JobResult result;
     {
         // Completions that come now change nothing: the job is done.
         const std::lock_guard lock(mutex_);
         if (store_ && store_->failed()) state_.rewind_to(store_->saved_history());
-        const double wall_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_steady_).count();
+        const double wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_steady_).count();
         result = state_.take_result(now_utc(), wall_ms);
     }
     if (store_ && !store_->failed()) {
@@ -103,6 +114,115 @@ JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
     return result;
 }
 
+// --- the clock keeper ------------------------------------------------------------------------
+
+void JobExecution::keep_time(std::unique_lock<std::mutex>& lock) {
+    AfterUnlock after;
+    while (!state_.done()) {
+        keeper_wakes_at_ = next_due();
+        timers_changed_ = false;
+        const auto woken = [this] { return state_.done() || timers_changed_; };
+        if (keeper_wakes_at_ == SteadyTime::max()) {
+            job_done_.wait(lock, woken);
+        } else {
+            job_done_.wait_until(lock, keeper_wakes_at_, woken);
+        }
+        keeper_wakes_at_ = SteadyTime::min();  // awake: nobody needs to wake it
+        if (state_.done()) break;
+        fire_due(after);
+        if (next_heartbeat_ && Clock::now() >= *next_heartbeat_) renew_lease(lock, after);
+        lock.unlock();
+        after_unlock(after);
+        lock.lock();
+    }
+}
+
+JobExecution::SteadyTime JobExecution::next_due() const {
+    SteadyTime due = SteadyTime::max();
+    if (job_deadline_) due = std::min(due, *job_deadline_);
+    if (!attempt_timers_.empty()) due = std::min(due, attempt_timers_.top().at);
+    if (grace_ends_) due = std::min(due, *grace_ends_);
+    if (next_heartbeat_) due = std::min(due, *next_heartbeat_);
+    if (const auto retry = state_.next_retry_due()) due = std::min(due, steady_time_of(*retry));
+    return due;
+}
+
+void JobExecution::fire_due(AfterUnlock& after) {
+    const SteadyTime now = Clock::now();
+    if (job_deadline_ && now >= *job_deadline_) {
+        job_deadline_.reset();
+        state_.time_out(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_steady_), now_utc());
+    }
+    while (!attempt_timers_.empty() && attempt_timers_.top().at <= now) {
+        const AttemptTimer timer = attempt_timers_.top();
+        attempt_timers_.pop();
+        if (timer.grace) {
+            state_.abandon_call(timer.task, timer.attempt,
+                                fmt::format("Did not stop within {} ms", grace_period_.count()), now_utc());
+            continue;
+        }
+        state_.time_out_attempt(timer.task, timer.attempt, now_utc());
+        if (const auto source = attempt_stops_.find(timer.task); source != attempt_stops_.end()) {
+            after.stop_attempts.push_back(source->second);
+            // An asynchronous call holds no thread: after the grace period it is given up on.
+            if (state_.async_call_open(timer.task, timer.attempt)) {
+                attempt_timers_.push(AttemptTimer{now + grace_period_, timer.task, timer.attempt, true});
+            }
+        }
+    }
+    if (grace_ends_ && now >= *grace_ends_) {
+        grace_ends_ = SteadyTime::max();  // once
+        const std::string reason = fmt::format("Did not stop within {} ms", grace_period_.count());
+        for (const auto& call : state_.open_async_calls()) state_.abandon_call(call.task, call.attempt, reason, now_utc());
+    }
+    state_.start_due_retries(now_utc());
+    hand_out(std::nullopt, after);
+    publish(after, /*commit_now=*/true);
+}
+
+void JobExecution::renew_lease(std::unique_lock<std::mutex>& lock, AfterUnlock& after) {
+    next_heartbeat_ = Clock::now() + heartbeat_;
+    lock.unlock();
+    std::optional<LeaseRenewal> renewal;
+    try {
+        renewal = lease_store_->renew_lease(job_id_, *lease_, lease_duration_);
+    } catch (const std::exception&) {
+        // A store that fails for a moment: the next heartbeat tries again, well within the lease.
+    }
+    lock.lock();
+    if (!renewal) return;
+    if (!renewal->held) {
+        // Another process took the job over: nothing more of this run may reach the store.
+        if (store_) store_->fail("the job's lease was taken over by another process");
+        state_.fail_store("the job's lease was taken over by another process", now_utc());
+    } else if (renewal->cancel_reason) {
+        state_.cancel(*renewal->cancel_reason, now_utc());
+    }
+    publish(after, /*commit_now=*/true);
+}
+
+void JobExecution::timers_changed(SteadyTime due) {
+    if (due >= keeper_wakes_at_) return;  // it is awake, or wakes before then anyway
+    timers_changed_ = true;
+    job_done_.notify_all();
+}
+
+void JobExecution::on_stop_request(const StopRequest& request) {
+    AfterUnlock after;
+    {
+        const std::lock_guard lock(mutex_);
+        if (request.kind == StopRequest::Kind::cancel) {
+            state_.cancel(request.reason, now_utc());
+        } else {
+            state_.interrupt(now_utc());
+        }
+        publish(after, /*commit_now=*/true);
+    }
+    after_unlock(after);
+}
+
+// --- workers ---------------------------------------------------------------------------------
+
 void JobExecution::worker_loop(std::size_t self) {
     Worker& me = workers_[self];
     // One token per worker: each copy counts a reference on the state every worker shares.
@@ -114,18 +234,20 @@ void JobExecution::worker_loop(std::size_t self) {
         // One hold records what the last handler came to, starts this worker's next task and
         // those of idle workers, and commits all of it at once.
         if (finished) {
-            state_.finish(finished->task, std::move(finished->outcome), finished->ended_at, now_utc());
+            call_returned(finished->task);
+            state_.finish(finished->task, finished->attempt, std::move(finished->outcome), finished->ended_at,
+                          now_utc());
             finished.reset();
         }
         hand_out(self, after);
         publish(after);
         if (me.queue.empty()) steal_into(self);
         if (!me.queue.empty()) {
-            const Queued next = me.queue.front();
+            const Queued next = std::move(me.queue.front());
             me.queue.pop_front();
             lock.unlock();
             after_unlock(after);
-            finished = run_task(next.task, next.durable, stop);
+            finished = run_task(next, stop);
             lock.lock();
             continue;
         }
@@ -143,34 +265,51 @@ void JobExecution::worker_loop(std::size_t self) {
     after_unlock(after);
 }
 
-std::optional<JobExecution::Finished> JobExecution::run_task(const JobState::Started& task, bool durable,
-                                                             const std::stop_token& stop) {
+std::optional<JobExecution::Finished> JobExecution::run_task(const Queued& queued, const std::stop_token& job_stop) {
+    const JobState::Started& task = queued.task;
     const HandlerEntry& entry = *task.handler;
-    if (!durable) {
+    if (!queued.durable) {
         // A handler runs only once its start is committed, as a crashed process would not run it.
-        return Finished{task.task, HandlerOutcome::abort("Job stopped: the store failed"), now_utc()};
+        return Finished{task.task, task.attempt, HandlerOutcome::abort("Job stopped: the store failed"), now_utc()};
     }
+    const std::stop_token& stop = queued.stop.stop_possible() ? queued.stop : job_stop;
     if (entry.is_async()) {
-        start_async_handler(shared_from_this(), task.task, *task.record, entry, stop);
+        start_async_handler(shared_from_this(), task.task, task.attempt, *task.record, entry, stop);
         return std::nullopt;  // its completion ends the task, now or later
     }
-    const CallContext context{limits_, *this,
-                              OutcomeContext{task.record->id, task.record->depth, registry_, plan_mode_}};
+    const CallContext context{
+        limits_, *this, OutcomeContext{task.record->id, task.record->depth, registry_, plan_mode_, task_defaults_}};
     HandlerOutcome outcome = call_handler(*task.record, entry, stop, context);
-    return Finished{task.task, std::move(outcome), now_utc()};
+    return Finished{task.task, task.attempt, std::move(outcome), now_utc()};
 }
 
-void JobExecution::complete(Index task, HandlerOutcome outcome) {
+void JobExecution::complete(Index task, int attempt, HandlerOutcome outcome) {
     const Timestamp ended_at = now_utc();
     AfterUnlock after;
     {
         const std::lock_guard lock(mutex_);
         if (state_.done()) return;
-        state_.finish(task, std::move(outcome), ended_at, now_utc());
+        call_returned(task);
+        state_.finish(task, attempt, std::move(outcome), ended_at, now_utc());
         hand_out(std::nullopt, after);
         publish(after);
     }
     after_unlock(after);
+}
+
+void JobExecution::poke() {
+    AfterUnlock after;
+    {
+        const std::lock_guard lock(mutex_);
+        if (state_.done()) return;
+        hand_out(std::nullopt, after);
+        publish(after);
+    }
+    after_unlock(after);
+}
+
+void JobExecution::call_returned(Index task) {
+    if (!attempt_stops_.empty()) attempt_stops_.erase(task);
 }
 
 void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after) {
@@ -178,21 +317,36 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
     // One reading of the clock starts every task given out together. It follows the recording:
     // a task started here cannot seem to start before a dependency ended.
     const Timestamp now = now_utc();
-    const auto give = [&](std::size_t worker) {
-        workers_[worker].queue.push_back(Queued{*state_.start_next(now)});
+    const auto give = [&](std::size_t worker, const JobState::Started& started) {
+        Queued queued{started};
+        if (const auto deadline = deadline_after(Clock::now(), started.record->timeout)) {
+            std::stop_source source;
+            queued.stop = source.get_token();
+            attempt_stops_.insert_or_assign(started.task, std::move(source));
+            attempt_timers_.push(AttemptTimer{*deadline, started.task, started.attempt, false});
+            timers_changed(*deadline);
+        }
+        workers_[worker].queue.push_back(std::move(queued));
         if (after.given.empty() || after.given.back() != worker) after.given.push_back(worker);
     };
-    if (self && workers_[*self].queue.empty()) give(*self);
-    while (!idle_.empty() && state_.has_ready()) {
+    if (self && workers_[*self].queue.empty()) {
+        if (const auto started = state_.start_next(now)) give(*self, *started);
+    }
+    while (!idle_.empty()) {
+        const auto started = state_.start_next(now);
+        if (!started) break;
         const std::size_t worker = idle_.back();
         idle_.pop_back();
         workers_[worker].idle = false;
-        give(worker);
+        give(worker, *started);
         after.wake.push_back(worker);
     }
     if (self && store_) {
-        const std::size_t share = std::min(most_started_together - 1, state_.ready_count());
-        for (std::size_t i = 0; i < share; ++i) give(*self);
+        for (std::size_t i = 1; i < most_started_together; ++i) {
+            const auto started = state_.start_next(now);
+            if (!started) break;
+            give(*self, *started);
+        }
     }
 }
 
@@ -202,7 +356,7 @@ void JobExecution::steal_into(std::size_t self) {
         if (i != self && (!busiest || workers_[i].queue.size() > busiest->queue.size())) busiest = &workers_[i];
     }
     if (!busiest || busiest->queue.empty()) return;
-    workers_[self].queue.push_back(busiest->queue.back());
+    workers_[self].queue.push_back(std::move(busiest->queue.back()));
     busiest->queue.pop_back();
 }
 
@@ -229,7 +383,20 @@ void JobExecution::publish(AfterUnlock& after, bool commit_now) {
         after.given.clear();
         if (observer_) observer_->queue(changes_.events);
     }
-    if (state_.take_stop_signal()) after.request_stop = true;
+    if (state_.take_stop_signal()) {
+        after.request_stop = true;
+        for (const auto& [task, source] : attempt_stops_) after.stop_attempts.push_back(source);
+        if (!grace_ends_) {
+            grace_ends_ = deadline_after(Clock::now(), grace_period_).value_or(SteadyTime::max());
+            timers_changed(*grace_ends_);
+        }
+    }
+    if (!to_poke_.empty()) {
+        after.poke.insert(after.poke.end(), std::make_move_iterator(to_poke_.begin()),
+                          std::make_move_iterator(to_poke_.end()));
+        to_poke_.clear();
+    }
+    if (const auto retry = state_.next_retry_due()) timers_changed(steady_time_of(*retry));
     if (state_.done()) {
         for (const std::size_t worker : idle_) {
             workers_[worker].idle = false;
@@ -244,7 +411,21 @@ void JobExecution::after_unlock(AfterUnlock& after) {
     for (const std::size_t worker : after.wake) workers_[worker].wake.notify_one();
     after.wake.clear();
     if (std::exchange(after.request_stop, false)) stop_source_.request_stop();
+    for (std::stop_source& source : after.stop_attempts) source.request_stop();
+    after.stop_attempts.clear();
+    for (const auto& waiter : after.poke) {
+        if (const auto run = waiter.lock(); run && run.get() != this) run->poke();
+    }
+    after.poke.clear();
     if (observer_) observer_->deliver();
+}
+
+bool JobExecution::SlotsForJob::try_take(const HandlerEntry& handler) {
+    return run_.handler_slots_->try_take(handler, run_.weak_from_this());
+}
+
+void JobExecution::SlotsForJob::give_back(const HandlerEntry& handler) {
+    run_.handler_slots_->give_back(handler, run_.to_poke_);
 }
 
 std::optional<nlohmann::json> JobExecution::output_of(std::string_view task_id) const {

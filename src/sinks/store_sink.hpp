@@ -24,6 +24,10 @@ public:
     /// Commits the records listed in @p changes. False if the store failed (now or before):
     /// error() says why, and nothing in @p changes reached it.
     bool save(const JobState& state, const ChangeLog& changes);
+    /// From now on nothing is saved, as after a failed commit.
+    void fail(std::string error) {
+        if (!error_) error_ = std::move(error);
+    }
     /// Records the job's final result.
     void save_result(const JobResult& result);
 
