@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 using namespace jobgraph;
 using namespace jobgraph::testing;
@@ -105,4 +106,72 @@ TEST_CASE("Orchestrator::resume from PostgreSQL gives what it gives from SQLite"
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].status == "failed");
     CHECK(listed[0].done == 7);
+}
+
+TEST_CASE("A job that a live process holds in PostgreSQL is not resumed", "[postgres][persistence]") {
+    const auto registry = basic_registry();
+    PostgresSchema schema;
+    PostgresStore store(schema.conninfo());
+    const auto id = store.create_job(job({named("a")}));
+    LeaseHolder other = LeaseHolder::for_this_process();  // a live process: this one
+    other.id += "-other";
+    store.acquire_lease(id, other, std::chrono::minutes(1));
+
+    CHECK_THROWS_AS(Orchestrator(registry, {.workers = 1}).resume(id, store), JobBusyError);
+    CHECK_THROWS_WITH(Orchestrator(registry, {.workers = 1}).resume(id, store),
+                      Catch::StartsWith("Job " + id + " is being run by another process (pid " +
+                                        std::to_string(other.pid) + " on host " + other.host + ", lease until "));
+    CHECK(store.load(id)->tasks.empty());  // nothing ran
+
+    store.release_lease(id, other);
+    CHECK(Orchestrator(registry, {.workers = 1}).resume(id, store).status == JobStatus::succeeded);
+    CHECK(store.list_jobs().at(0).status == "succeeded");
+}
+
+TEST_CASE("A cancel requested through PostgreSQL stops a run of the job", "[postgres][persistence]") {
+    const auto registry = basic_registry();
+    PostgresSchema schema;
+    PostgresStore store(schema.conninfo());
+    PostgresStore operator_store(schema.conninfo());  // as the `cancel` command would open it
+    const auto id = store.create_job(job({task("t", "sleep", {{"ms", 60'000}}, {}, "slow"), named("after", {"slow"})}));
+
+    SECTION("before it runs") {
+        operator_store.request_cancel(id, "not needed any more");
+        const auto result = Orchestrator(registry, {.workers = 2}).resume(id, store);
+        CHECK(result.status == JobStatus::cancelled);
+        CHECK(result.error_message == std::optional<std::string>("Job cancelled: not needed any more"));
+        CHECK(result.at("slow").status == TaskStatus::aborted);
+        CHECK(result.at("slow").attempts == 0);
+    }
+
+    SECTION("while it runs") {
+        std::thread canceller([&] {
+            // Once the slow task's start is committed, ask for the cancel from elsewhere.
+            for (int i = 0; i < 2000; ++i) {
+                const auto stored = operator_store.load(id);
+                if (!stored->tasks.empty() && stored->tasks[0].status == TaskStatus::started) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+            operator_store.request_cancel(id, "operator");
+        });
+        JobResult result;
+        const bool returned = returns_soon([&] {
+            result =
+                Orchestrator(registry, {.workers = 2, .heartbeat = std::chrono::milliseconds(20)}).resume(id, store);
+        });
+        canceller.join();
+        REQUIRE(returned);
+        CHECK(result.status == JobStatus::cancelled);
+        CHECK(result.error_message == std::optional<std::string>("Job cancelled: operator"));
+        CHECK(result.at("slow").status == TaskStatus::aborted);
+        CHECK(result.at("slow").attempts == 1);
+        CHECK(result.at("after").status == TaskStatus::aborted);
+    }
+
+    // The job stays cancelled: the stored result comes back, nothing runs, and the lease is free.
+    const auto stored = store.load(id);
+    REQUIRE(stored->result.has_value());
+    CHECK(stored->result->status == JobStatus::cancelled);
+    CHECK(Orchestrator(registry, {.workers = 1}).resume(id, store) == *stored->result);
+    CHECK(store.list_jobs().at(0).status == "cancelled");
 }

@@ -567,3 +567,5 @@ void PostgresStore::request_cancel(std::string_view job_id, std::string_view rea
 }
 
 }  // namespace jobgraph
+
+#undef JOBGRAPH_PG_UTC
