@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <exception>
 #include <set>
 #include <thread>
+
+extern char** environ;  // POSIX: the process's environment
 
 using namespace jobgraph;
 using namespace jobgraph::testing;
@@ -98,11 +101,13 @@ LeaseHolder holder_named(const std::string& name, std::int64_t pid = getpid()) {
     return holder;
 }
 
-// The id of a process of this machine that has exited.
+// The id of a process of this machine that has exited (spawned, not forked: the test process
+// has threads).
 std::int64_t exited_pid() {
-    const pid_t child = fork();
-    if (child == 0) _exit(0);
-    REQUIRE(child > 0);
+    pid_t child = 0;
+    char program[] = "true";
+    char* argv[] = {program, nullptr};
+    REQUIRE(posix_spawnp(&child, "true", nullptr, nullptr, argv, environ) == 0);
     int status = 0;
     REQUIRE(waitpid(child, &status, 0) == child);
     return child;
