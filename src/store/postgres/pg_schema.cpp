@@ -21,6 +21,7 @@ CREATE TABLE jobgraph_jobs (
     seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,  -- creation order
     name             text NOT NULL,
     spec             text NOT NULL,         -- JobSpec as JSON
+    spec_tasks       integer NOT NULL,      -- the spec's task count, for listings of jobs never run
     result           text,                  -- JobResult as JSON; NULL while the job is unfinished
     result_status    text,                  -- the result's job status, for listings
     created_at       timestamptz NOT NULL,

@@ -223,9 +223,9 @@ std::string PostgresStore::Impl::create_job(const JobSpec& spec) {
     for (int attempt = 0; attempt < max_id_attempts; ++attempt) {
         const std::string id = random_job_id();
         const Result inserted = connection_.exec(
-            "INSERT INTO jobgraph_jobs (id, name, spec, created_at, updated_at) VALUES ($1, $2, $3, now(), now()) "
-            "ON CONFLICT (id) DO NOTHING",
-            {id, spec.name, spec_text}, "create job");
+            "INSERT INTO jobgraph_jobs (id, name, spec, spec_tasks, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, now(), now()) ON CONFLICT (id) DO NOTHING",
+            {id, spec.name, spec_text, static_cast<std::int64_t>(spec.tasks.size())}, "create job");
         if (inserted.affected() == 1) return id;
     }
     throw StoreError(fmt::format("PostgresStore: create job failed on {}: no free job id", where_));
@@ -425,7 +425,9 @@ std::vector<JobSummary> PostgresStore::Impl::list_jobs() {
         rows = connection_.exec(
             "SELECT j.id, j.name, j.result_status, j.lease_holder IS NOT NULL AND j.lease_expires_at >= now(), "
             "j.lease_host, j.lease_pid, " JOBGRAPH_PG_UTC("j.created_at") ", " JOBGRAPH_PG_UTC("j.updated_at") ", "
-            "counts.done, counts.total FROM jobgraph_jobs j CROSS JOIN LATERAL ("
+            // A job that never ran has no task rows yet, and counts its spec's tasks.
+            "counts.done, CASE WHEN counts.total > 0 THEN counts.total ELSE j.spec_tasks END "
+            "FROM jobgraph_jobs j CROSS JOIN LATERAL ("
             "SELECT count(*) FILTER (WHERE t.status = ANY ($1::text[])) AS done, count(*) AS total "
             "FROM jobgraph_tasks t WHERE t.job_id = j.id) counts ORDER BY j.seq DESC",
             {final_statuses_array()}, operation);
@@ -491,16 +493,12 @@ LeaseRenewal PostgresStore::Impl::renew_lease(std::string_view job_id, const Lea
 }
 
 void PostgresStore::Impl::release_lease(std::string_view job_id, const LeaseHolder& holder) {
-    const std::string_view operation = "release lease";
+    // Nothing to do for a job this holder does not hold (any more), or that does not exist.
     const auto lock = use();
-    const Result released = connection_.exec(
-        "WITH job AS (SELECT id, coalesce(lease_holder = $2, false) AS held FROM jobgraph_jobs WHERE id = $1 "
-        "FOR UPDATE), "
-        "release AS (UPDATE jobgraph_jobs SET lease_holder = NULL, lease_host = NULL, lease_pid = NULL, "
-        "lease_expires_at = NULL FROM job WHERE jobgraph_jobs.id = job.id AND job.held) "
-        "SELECT held FROM job",
-        {job_id, holder.id}, operation);
-    if (released.rows() == 0) unknown_job(operation, job_id);
+    connection_.exec(
+        "UPDATE jobgraph_jobs SET lease_holder = NULL, lease_host = NULL, lease_pid = NULL, lease_expires_at = NULL "
+        "WHERE id = $1 AND lease_holder = $2",
+        {job_id, holder.id}, "release lease");
 }
 
 void PostgresStore::Impl::request_cancel(std::string_view job_id, std::string_view reason) {
