@@ -33,10 +33,15 @@ foreach(dir IN LISTS Boost_INCLUDE_DIRS)
   endif()
 endforeach()
 
+# With PostgresStore built in, libpq joins SQLite.
+set(jobgraph_pc_private "sqlite3")
+if(JOBGRAPH_WITH_POSTGRES)
+  string(APPEND jobgraph_pc_private " libpq")
+endif()
 if(JOBGRAPH_STATIC)
-  set(JOBGRAPH_PC_REQUIRES "Requires: fmt nlohmann_json sqlite3")
+  set(JOBGRAPH_PC_REQUIRES "Requires: fmt nlohmann_json ${jobgraph_pc_private}")
 else()
-  set(JOBGRAPH_PC_REQUIRES "Requires: fmt nlohmann_json\nRequires.private: sqlite3")
+  set(JOBGRAPH_PC_REQUIRES "Requires: fmt nlohmann_json\nRequires.private: ${jobgraph_pc_private}")
 endif()
 
 configure_file(${CMAKE_CURRENT_LIST_DIR}/jobgraph.pc.in ${PROJECT_BINARY_DIR}/jobgraph.pc @ONLY)

@@ -2,6 +2,9 @@
 // services, and that the version macros agree with the package it was built against.
 #include <jobgraph/jobgraph.hpp>
 #include <jobgraph/services.hpp>
+#if defined(JOBGRAPH_HAS_POSTGRES)
+#include <jobgraph/postgres_store.hpp>
+#endif
 
 #include <iostream>
 #include <string>
@@ -32,5 +35,16 @@ int main() {
               << result.at("0").output.dump() << " " << result.at("1").output.dump() << "\n";
     const bool right = result.at("0").output == nlohmann::json{{"square", 49}} &&
                        result.at("1").output == nlohmann::json{{"said", "hello"}};
-    return right ? 0 : 1;
+    if (!right) return 1;
+#if defined(JOBGRAPH_HAS_POSTGRES)
+    // PostgresStore links (libpq comes along) and reports a server it cannot reach.
+    try {
+        jobgraph::PostgresStore store("host=/nonexistent/jobgraph-consumer dbname=none connect_timeout=2");
+        std::cerr << "consumer: PostgresStore connected to a server that is not there\n";
+        return 1;
+    } catch (const jobgraph::StoreError& error) {
+        std::cout << "consumer: PostgresStore: " << error.what() << "\n";
+    }
+#endif
+    return 0;
 }

@@ -1,0 +1,22 @@
+# Finds libpq, PostgreSQL's client library, and makes it the target PostgreSQL::PostgreSQL:
+# through CMake's FindPostgreSQL, else through pkg-config (libpq.pc). Sets JOBGRAPH_LIBPQ_FOUND.
+# Used by the build and by the installed package, whose static library needs libpq linked in.
+set(JOBGRAPH_LIBPQ_FOUND FALSE)
+if(TARGET PostgreSQL::PostgreSQL)
+  set(JOBGRAPH_LIBPQ_FOUND TRUE)
+else()
+  find_package(PostgreSQL QUIET)
+  if(PostgreSQL_FOUND AND TARGET PostgreSQL::PostgreSQL)
+    set(JOBGRAPH_LIBPQ_FOUND TRUE)
+  else()
+    find_package(PkgConfig QUIET)
+    if(PKG_CONFIG_FOUND)
+      pkg_check_modules(JOBGRAPH_LIBPQ QUIET IMPORTED_TARGET libpq)
+      if(JOBGRAPH_LIBPQ_FOUND)
+        add_library(PostgreSQL::PostgreSQL INTERFACE IMPORTED)
+        target_link_libraries(PostgreSQL::PostgreSQL INTERFACE PkgConfig::JOBGRAPH_LIBPQ)
+        set(JOBGRAPH_LIBPQ_FOUND TRUE)
+      endif()
+    endif()
+  endif()
+endif()
