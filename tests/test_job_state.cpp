@@ -1,8 +1,5 @@
 // JobState driven directly, one transition at a time: no threads, and every time given.
-#include "helpers.hpp"
-
-#include "core/job_state.hpp"
-#include "spec/prepared_job.hpp"
+#include "job_state_machine.hpp"
 
 #include <map>
 
@@ -10,49 +7,6 @@ using namespace jobgraph;
 using namespace jobgraph::testing;
 using detail::HandlerOutcome;
 using detail::JobState;
-
-namespace {
-
-Timestamp at(std::int64_t us) {
-    return Timestamp{std::chrono::microseconds{us}};
-}
-
-struct Machine {
-    explicit Machine(JobSpec spec, detail::JobStateOptions options = {}, std::vector<TaskRecord> restored = {})
-        : registry(basic_registry()),
-          state(registry, prepared(std::move(spec), registry), options, at(100), std::move(restored)) {}
-
-    static detail::PreparedJob prepared(JobSpec spec, const HandlerRegistry& registry) {
-        auto preparation = detail::prepare_job(std::move(spec), registry);
-        REQUIRE(preparation.problems.empty());
-        return std::move(*preparation.job);
-    }
-
-    // Starts the next ready task and checks it is @p id.
-    JobState::Index start(const std::string& id, std::int64_t us) {
-        const auto started = state.start_next(at(us));
-        REQUIRE(started.has_value());
-        CHECK(started->record->id == id);
-        return started->task;
-    }
-
-    HandlerOutcome result(const JobState::Started& task, json returned) const {
-        return detail::interpret_result(std::move(returned), {},
-                                        detail::OutcomeContext{task.record->id, task.record->depth, registry, false, defaults});
-    }
-
-    HandlerRegistry registry;
-    JobState state;
-    TaskDefaults defaults;
-};
-
-std::vector<std::pair<TaskStatus, std::int64_t>> timeline(const TaskRecord& record) {
-    std::vector<std::pair<TaskStatus, std::int64_t>> entries;
-    for (const auto& entry : record.history) entries.emplace_back(entry.status, entry.at.time_since_epoch().count());
-    return entries;
-}
-
-}  // namespace
 
 TEST_CASE("JobState: a chain runs one task at a time, each change timed as given", "[job_state]") {
     Machine m(job({named("a"), named("b", {"a"})}));

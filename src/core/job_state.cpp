@@ -228,6 +228,19 @@ void JobState::end_attempt(Index task, HandlerOutcome&& outcome, Timestamp ended
                            bool gave_up_in_time) {
     --in_flight_;
     TaskRecord& record = records_[task];
+    // A batch that fails the job's checks fails the attempt, which may then be retried.
+    std::string note;
+    const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
+    bool add_batch = false;
+    if (spawning && stop_cause_ != StopCause::none) {
+        note = fmt::format("{} child task(s) not added: the job is stopping", outcome.children.size());
+    } else if (spawning) {
+        if (auto error = check_batch(task, outcome)) {
+            outcome = HandlerOutcome::failure(std::move(*error));
+        } else {
+            add_batch = true;
+        }
+    }
     if (outcome.kind == HandlerOutcome::Kind::failed && outcome.retryable &&
         record.attempts < record.retry.max_attempts && stop_cause_ == StopCause::none) {
         record.output = std::move(outcome.output);
@@ -246,18 +259,6 @@ void JobState::end_attempt(Index task, HandlerOutcome&& outcome, Timestamp ended
         if (stop_cause_ == StopCause::cancel) outcome = HandlerOutcome::abort(stop_reason_);
     }
 
-    std::string note;
-    const bool spawning = outcome.kind == HandlerOutcome::Kind::succeeded && !outcome.children.empty();
-    bool add_batch = false;
-    if (spawning && stop_cause_ != StopCause::none) {
-        note = fmt::format("{} child task(s) not added: the job is stopping", outcome.children.size());
-    } else if (spawning) {
-        if (auto error = check_batch(task, outcome)) {
-            outcome = HandlerOutcome::failure(std::move(*error));
-        } else {
-            add_batch = true;
-        }
-    }
 
     record.output = std::move(outcome.output);
     record.trace = std::move(outcome.trace);

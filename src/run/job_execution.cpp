@@ -319,7 +319,8 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
     const Timestamp now = now_utc();
     const auto give = [&](std::size_t worker, const JobState::Started& started) {
         Queued queued{started};
-        if (const auto deadline = deadline_after(Clock::now(), started.record->timeout)) {
+        const auto timeout = started.record->timeout;
+        if (const auto deadline = timeout.count() > 0 ? deadline_after(Clock::now(), timeout) : std::nullopt) {
             std::stop_source source;
             queued.stop = source.get_token();
             attempt_stops_.insert_or_assign(started.task, std::move(source));

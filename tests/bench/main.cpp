@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,7 +25,8 @@ namespace {
 
 const std::vector<std::string> all_workloads{"dag",        "chain",      "fanout",     "validate",
                                              "spawn",      "spawn-cost", "async-dag",  "async-wait",
-                                             "small-jobs", "memory",     "memory-json", "durable"};
+                                             "small-jobs", "memory",     "memory-json", "durable",
+                                             "limits",     "async-limit"};
 
 /// Sizes of every workload at one scale.
 struct Sizes {
@@ -44,6 +46,10 @@ struct Sizes {
     std::uint32_t small_job_tasks = 10;
     std::uint32_t memory_tasks = 1'000'000;
     std::uint32_t durable_tasks = 20'000;
+    std::uint32_t async_limit_tasks = 10'000;
+    std::uint32_t async_limit_min_ms = 10;
+    std::uint32_t async_limit_max_ms = 50;
+    std::int64_t async_limit = 100;  // the job's concurrency limit on the tasks' service
 };
 
 Sizes small_sizes() {
@@ -62,6 +68,7 @@ Sizes small_sizes() {
     s.small_jobs = 100;
     s.memory_tasks = 20'000;
     s.durable_tasks = 1'000;
+    s.async_limit_tasks = 500;
     return s;
 }
 
@@ -104,6 +111,10 @@ public:
             memory_workload("memory-json", MemoryPayload::json);
         } else if (workload == "durable") {
             durable_workload();
+        } else if (workload == "limits") {
+            limits_workload();
+        } else if (workload == "async-limit") {
+            async_limit_workload();
         }
     }
 
@@ -412,6 +423,115 @@ private:
         rows_.push_back(std::move(row));
     }
 
+    // The random DAG of the dag workload with and without concurrency limits and priorities, in
+    // one process: the five variants take turns, the first one rotating each repetition, and
+    // each repetition's ratio to the plain job is the figure.
+    void limits_workload() {
+        if (!wants("jobgraph")) return;
+        const StaticGraph graph = random_dag(sizes_.graph_tasks, 4, sizes_.dag_window, 42);
+        const auto limit = static_cast<std::int64_t>(workers_);
+        const LimitsBench bench(graph, workers_, limit, 5);
+        const Checksum expected = expected_checksum(graph.size);
+        constexpr std::array variants{LimitsVariant::plain, LimitsVariant::priorities, LimitsVariant::limits,
+                                      LimitsVariant::both, LimitsVariant::ordered_priorities};
+        std::array<std::vector<double>, variants.size()> ms, own_ms;
+        bool ok = true;
+        if (repeat_ > 1) {
+            for (const auto variant : variants) (void)bench.run(variant);  // warm-up
+        }
+        for (int rep = 0; rep < repeat_; ++rep) {
+            for (std::size_t k = 0; k < variants.size(); ++k) {
+                const std::size_t v = (k + static_cast<std::size_t>(rep)) % variants.size();
+                const LimitsRun run = bench.run(variants[v]);
+                ms[v].push_back(run.ms);
+                own_ms[v].push_back(run.own_run_ms);
+                if (!run.ok || !(run.checksum == expected)) {
+                    ok = false;
+                    fmt::print(stderr, "limits: wrong result (sum {} count {}) {}\n", run.checksum.sum,
+                               run.checksum.count, run.problem);
+                }
+            }
+        }
+        // Per repetition, a variant's time over the plain job's.
+        const auto paired = [&](const std::array<std::vector<double>, variants.size()>& times, std::size_t v) {
+            std::vector<double> ratios;
+            for (std::size_t rep = 0; rep < times[v].size(); ++rep) ratios.push_back(times[v][rep] / times[0][rep]);
+            return summarize(ratios);
+        };
+        const auto describe = [](const Summary& s) { return fmt::format("{:.2f} ({:.2f}-{:.2f})", s.median, s.min, s.max); };
+        const Summary both = paired(ms, 3);
+        Row row;
+        row.workload = "limits";
+        row.system = "jobgraph";
+        row.tasks = graph.size;
+        row.ms = summarize(ms[3]);
+        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
+        row.result_ok = ok;
+        row.target = "limits+priorities <= 1.2x plain";
+        row.target_met = both.median <= 1.2;
+        row.detail = fmt::format(
+            "the dag workload's graph, odd tasks on a second command; limits {{bench: {0}, bench/half: {0}}}, "
+            "priorities 0-9 at random; paired ratio to the plain job (median {1:.1f} ms), median (min-max) over {2}: "
+            "both {3}, limits only {4}, priorities only {5}, priorities falling with the index (plain start order) "
+            "{6}; the run itself (stats.wall_ms): both {7}, priorities only {8}, falling with the index {9}",
+            limit, summarize(ms[0]).median, repeat_, describe(both), describe(paired(ms, 2)), describe(paired(ms, 1)),
+            describe(paired(ms, 4)), describe(paired(own_ms, 3)), describe(paired(own_ms, 1)),
+            describe(paired(own_ms, 4)));
+        row.extra = {{"plain_ms", summarize(ms[0]).median},
+                     {"ratio_both", both.median},
+                     {"ratio_both_min", both.min},
+                     {"ratio_both_max", both.max},
+                     {"ratio_limits", paired(ms, 2).median},
+                     {"ratio_priorities", paired(ms, 1).median},
+                     {"ratio_ordered_priorities", paired(ms, 4).median},
+                     {"own_run_ratio_both", paired(own_ms, 3).median}};
+        rows_.push_back(std::move(row));
+    }
+
+    // Independent asynchronous tasks under a job concurrency limit: how close the makespan comes
+    // to keeping every slot busy, and that the limit holds.
+    void async_limit_workload() {
+        if (!wants("jobgraph")) return;
+        StaticGraph graph = chain(1);  // reshaped below: independent tasks
+        graph.shape = "independent";
+        graph.size = sizes_.async_limit_tasks;
+        graph.offsets.assign(graph.size + 1, 0);
+        add_sleeps(graph, sizes_.async_limit_min_ms, sizes_.async_limit_max_ms, 13);
+        double total_ms = 0.0;
+        for (const auto sleep : graph.sleep_ms) total_ms += sleep;
+        const double ideal = total_ms / static_cast<double>(sizes_.async_limit);
+        const Checksum expected = expected_checksum(graph.size);
+        std::vector<double> makespans;
+        std::int64_t most_running = 0;
+        bool ok = true;
+        for (int rep = 0; rep < repeat_; ++rep) {
+            const AsyncLimitRun run = run_async_limit(graph, sizes_.async_limit, workers_);
+            makespans.push_back(run.makespan_ms);
+            most_running = std::max(most_running, run.most_running);
+            if (!run.ok || !(run.checksum == expected)) {
+                ok = false;
+                fmt::print(stderr, "async-limit: {}\n", run.problem.empty() ? "wrong checksum" : run.problem);
+            }
+        }
+        Row row;
+        row.workload = "async-limit";
+        row.system = "jobgraph";
+        row.tasks = graph.size;
+        row.ms = summarize(makespans);
+        row.ns_per_task = row.ms.median * 1e6 / static_cast<double>(row.tasks);
+        row.result_ok = ok;
+        row.target = fmt::format("makespan <= {:.1f} ms", 1.1 * ideal);
+        row.target_met = row.ms.median <= 1.1 * ideal;
+        row.detail = fmt::format(
+            "{} independent tasks of {}-{} ms (async completion, timer thread) under concurrency {{bench: {}}}: "
+            "makespan {:.1f} ms = {:.3f}x (range {:.3f}-{:.3f}x) the ideal {:.1f} ms (sum of durations / limit); at "
+            "most {} calls in flight",
+            graph.size, sizes_.async_limit_min_ms, sizes_.async_limit_max_ms, sizes_.async_limit, row.ms.median,
+            row.ms.median / ideal, row.ms.min / ideal, row.ms.max / ideal, ideal, most_running);
+        row.extra = {{"ideal_ms", ideal}, {"ratio", row.ms.median / ideal}, {"most_running", most_running}};
+        rows_.push_back(std::move(row));
+    }
+
     // "memory" is the row: a million trivial tasks, which here carry nothing. "memory-json"
     // gives each the timing workloads' JSON input and output (rounds one to ten measured that).
     void memory_workload(const std::string& name, MemoryPayload payload) {
@@ -478,12 +598,12 @@ int main(int argc, char** argv) {
     app.add_option("--system", system, "jobgraph, tbb, loop or all (comma-separated list allowed)");
     app.add_option("--workload", workload,
                    "dag, chain, fanout, validate, spawn, spawn-cost, async-dag, async-wait, small-jobs, memory, "
-                   "memory-json or all (comma-separated)");
+                   "memory-json, durable, limits, async-limit or all (comma-separated)");
     app.add_option("--scale", scale, "small (seconds, for CI) or full (the issue's sizes)")
         ->check(CLI::IsMember({"small", "full"}));
     app.add_option("--repeat", repeat, "timed repetitions per system (interleaved)")->check(CLI::PositiveNumber);
     app.add_option("--workers", workers, "worker threads for jobgraph and oneTBB")->check(CLI::PositiveNumber);
-    app.add_option("--tasks", tasks, "override the task count of dag/chain/fanout/memory/memory-json");
+    app.add_option("--tasks", tasks, "override the task count of dag/chain/fanout/limits/memory/memory-json");
     app.add_option("--depth", depth, "override the recursion depth of spawn");
     app.add_option("--json", json_path, "also write the table as JSON to this file");
     app.add_option("--memory-child", memory_child, "internal: run the memory workload on one system")
