@@ -10,8 +10,9 @@
 
 namespace jobgraph {
 
-/// @brief Every problem of the job, in a stable order (limits, ids, dependencies, handlers and
-/// inputs, cycles); empty when it may run. Reads @p job without copying it.
+/// @brief Every problem of the job, in a stable order (limits, taskDefaults, concurrency, ids,
+/// dependencies, task timeouts and retries, handlers and inputs, cycles); empty when it may run.
+/// Reads @p job without copying it.
 std::vector<std::string> validate_job(const JobSpec& job, const HandlerRegistry& registry);
 
 /// @brief The id a root task gets: its explicit id, or its position as a string.

@@ -2,6 +2,7 @@
 
 #include "jobgraph/validation.hpp"
 #include "model/json_limits.hpp"
+#include "spec/policy_checks.hpp"
 #include "spec/prepared_job.hpp"
 #include "spec/spec_reader.hpp"
 #include "spec/task_policy.hpp"
@@ -106,6 +107,9 @@ HandlerOutcome interpret_result(nlohmann::json result, SpawnedWork spawned, cons
         task.id = child_task_id(child, context.task_id, i);
         task.depends_on = child.depends_on;
         if (task.id.empty()) problems.push_back(fmt::format("childTasks[{}]: id must not be empty", i));
+        if (child.timeout || child.retry) {
+            check_task_policy(fmt::format("Child task {}", task.id), child.timeout, child.retry, problems);
+        }
         if (child.service.empty() || child.command.empty()) {
             problems.push_back(fmt::format("Child task {}: service and command must be non-empty strings", task.id));
             continue;

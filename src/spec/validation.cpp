@@ -1,6 +1,7 @@
 #include "jobgraph/validation.hpp"
 
 #include "model/json_limits.hpp"
+#include "spec/policy_checks.hpp"
 #include "spec/prepared_job.hpp"
 
 #include <fmt/compile.h>
@@ -59,6 +60,8 @@ CheckedJob check_job(const JobSpec& spec, const HandlerRegistry& registry, std::
     if (limits.timeout.count() < 0) {
         problems.push_back(fmt::format("timeout must be at least 0, got {}", limits.timeout.count()));
     }
+    check_task_policy("taskDefaults", spec.task_defaults.timeout, spec.task_defaults.retry, problems);
+    check_concurrency(spec.concurrency, registry, problems);
     if (limits.max_tasks >= 1 && static_cast<std::int64_t>(spec.tasks.size()) > limits.max_tasks) {
         problems.push_back(
             fmt::format("Job has {} initial tasks, more than maxTasks ({})", spec.tasks.size(), limits.max_tasks));
@@ -110,6 +113,11 @@ CheckedJob check_job(const JobSpec& spec, const HandlerRegistry& registry, std::
         if (!node[i]) continue;
         if (sequential && previous) graph.add_sequence(*node[i], *previous);
         previous = node[i];
+    }
+
+    for (std::size_t i = 0; i < count; ++i) {
+        const TaskSpec& task = spec.tasks[i];
+        if (task.timeout || task.retry) check_task_policy("Task " + ids[i], task.timeout, task.retry, problems);
     }
 
     std::vector<const HandlerEntry*> handlers(count, nullptr);

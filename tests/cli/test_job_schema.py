@@ -2,11 +2,13 @@
 """Keeps docs/job.schema.json true to the runner.
 
 Every example job and every job fixture the runner accepts must pass the schema. The files under
-tests/cli/jobs/schema/ are refused, each for one reason:
+tests/cli/jobs/schema/valid/ must pass both (fields no example uses); the other folders under
+tests/cli/jobs/schema/ hold files refused, each for one reason:
   invalid/      by both the schema and `jobgraph validate` (the reason is checked on both sides);
   runner-only/  by `jobgraph validate` only: what a schema cannot see (a service/command that is
-                not registered, duplicate ids, a dependency on no task, a cycle, more initial
-                tasks than maxTasks, and 3.0 where an integer is due: JSON Schema counts 3.0 as
+                not registered, in a task or as a concurrency key, duplicate ids, a dependency on
+                no task, a cycle, more initial tasks than maxTasks, a retry maxDelay below the
+                delay given beside it, and 3.0 where an integer is due: JSON Schema counts 3.0 as
                 an integer, the runner does not);
   spawn-time/   by the schema now, and by the runner when the task spawns them: the schema checks
                 the task specs inside core/spawn's "children", the runner checks a batch of
@@ -83,6 +85,28 @@ BOTH_REFUSE = {
     "llm-plan-not-boolean": ("tasks/0/input/plan", '"plan" must be true or false, got "yes"'),
     "llm-base-url-not-web": ("tasks/0/input/baseUrl", '"baseUrl" must be a URL starting with http:// or https://'),
     "llm-negative-timeout": ("tasks/0/input/timeout", '"timeout" must be a non-negative integer (milliseconds), got -1'),
+    "task-negative-timeout": ("tasks/0/timeout", "Task t: timeout must be at least 0, got -1"),
+    "task-timeout-not-integer": ("tasks/0/timeout", 'tasks[0]: "timeout" must be an integer, got "5s"'),
+    "retry-not-object": ("tasks/0/retry", 'tasks[0]: "retry" must be a JSON object, got 3'),
+    "retry-unknown-member": ("tasks/0/retry", 'tasks[0]: unknown field "retry.tries"'),
+    "retry-zero-attempts": ("tasks/0/retry/maxAttempts", "Task t: retry.maxAttempts must be at least 1, got 0"),
+    "retry-negative-delay": ("tasks/0/retry/delay", "Task t: retry.delay must be at least 0, got -1"),
+    "retry-backoff-below-one": ("tasks/0/retry/backoff", "Task t: retry.backoff must be at least 1, got 0.5"),
+    "retry-backoff-not-number": ("tasks/0/retry/backoff", 'tasks[0]: "retry.backoff" must be a number, got "2x"'),
+    "retry-jitter-not-boolean": ("tasks/0/retry/jitter", 'tasks[0]: "retry.jitter" must be true or false, got "yes"'),
+    # Without the other member, the default delay (1000) and the default maxDelay (60000) count.
+    "retry-max-delay-below-default-delay": ("tasks/0/retry/maxDelay",
+                                            "Task t: retry.maxDelay must be at least retry.delay (1000), got 500"),
+    "retry-delay-above-default-max-delay": ("tasks/0/retry/delay",
+                                            "Task t: retry.maxDelay must be at least retry.delay (120000), got 60000"),
+    "priority-not-integer": ("tasks/0/priority", 'tasks[0]: "priority" must be an integer, got "high"'),
+    "priority-too-large": ("tasks/0/priority", 'tasks[0]: "priority" is too large: 2147483648'),
+    "task-defaults-not-object": ("taskDefaults", 'job: "taskDefaults" must be a JSON object, got []'),
+    "task-defaults-unknown-field": ("taskDefaults", 'taskDefaults: unknown field "dependsOn"'),
+    "task-defaults-bad-backoff": ("taskDefaults/retry/backoff", "taskDefaults: retry.backoff must be at least 1, got 0.5"),
+    "concurrency-not-object": ("concurrency", 'job: "concurrency" must be a JSON object, got 4'),
+    "concurrency-not-integer": ("concurrency/core", 'concurrency: "core" must be an integer, got "2"'),
+    "concurrency-zero": ("concurrency/core", 'concurrency: "core" must be at least 1, got 0'),
 }
 
 # runner-only/<name>.json -> what the runner's message says
@@ -93,12 +117,17 @@ RUNNER_ONLY = {
     "cycle": "Circular dependencies detected: ",
     "more-tasks-than-max-tasks": "Job has 2 initial tasks, more than maxTasks (1)",
     "integer-with-fraction": 'job: "maxDepth" must be an integer, got 3.0',
+    "concurrency-unknown-service": 'concurrency: "mail" names no registered service',
+    "concurrency-unknown-command": 'concurrency: "core/nope" names no registered service/command',
+    "retry-max-delay-below-delay": "Task t: retry.maxDelay must be at least retry.delay (500), got 100",
 }
 
 # spawn-time/<name>.json -> (where the schema finds the problem, what the spawning task's error says)
 SPAWN_TIME = {
     "child-unknown-field": ("tasks/0/input/children/0", 'childTasks[0]: unknown field "after"'),
     "child-missing-command": ("tasks/0/input/children/0", "Child task validation failed for parent t"),
+    "child-bad-retry": ("tasks/0/input/children/0/retry/maxAttempts",
+                        "Child task validation failed for parent t:\nChild task t-0: retry.maxAttempts must be at least 1, got 0"),
 }
 
 
@@ -198,6 +227,11 @@ def main():
             checker.expect_accepted(path)
 
     cases = os.path.join(fixtures_dir, "schema")
+    valid = sorted(glob.glob(os.path.join(cases, "valid", "*.json")))
+    if not valid:
+        checker.fail(os.path.join(cases, "valid"), "no valid cases found")
+    for path in valid:
+        checker.expect_accepted(path)
     for name in check_listed_folder(checker, os.path.join(cases, "invalid"), BOTH_REFUSE):
         checker.expect_both_refuse(os.path.join(cases, "invalid", name + ".json"), *BOTH_REFUSE[name])
     for name in check_listed_folder(checker, os.path.join(cases, "runner-only"), RUNNER_ONLY):
@@ -205,13 +239,14 @@ def main():
     for name in check_listed_folder(checker, os.path.join(cases, "spawn-time"), SPAWN_TIME):
         checker.expect_refused_at_spawn(os.path.join(cases, "spawn-time", name + ".json"), *SPAWN_TIME[name])
 
-    checked = len(examples) + len(BOTH_REFUSE) + len(RUNNER_ONLY) + len(SPAWN_TIME)
+    checked = len(examples) + len(valid) + len(BOTH_REFUSE) + len(RUNNER_ONLY) + len(SPAWN_TIME)
     if checker.failures:
         print(f"{len(checker.failures)} disagreement(s) between docs/job.schema.json and the runner:")
         for failure in checker.failures:
             print("  " + failure)
         return 1
-    print(f"schema and runner agree on {checked} files ({len(examples)} examples, {len(BOTH_REFUSE)} refused by both, "
+    print(f"schema and runner agree on {checked} files ({len(examples)} examples, {len(valid)} valid cases, "
+          f"{len(BOTH_REFUSE)} refused by both, "
           f"{len(RUNNER_ONLY)} runner-only, {len(SPAWN_TIME)} refused at spawn time)")
     return 0
 

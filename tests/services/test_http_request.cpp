@@ -108,14 +108,30 @@ TEST_CASE("429 and 5xx are retryable failures, other 4xx are not", "[services][h
     CHECK(failure_for(422) == "not retryable");
 }
 
-TEST_CASE("a service that answers 429 and then succeeds: the next call gets through", "[services][http][retry]") {
-    const std::string url = server_url("/flaky/" + unique_key("quota") + "?fail=1");
-    const auto first = run_one({{"url", url}});
-    CHECK(first.at("call").status == TaskStatus::failed);
-    CHECK(error_of(first.at("call")) == fmt::format("GET {} answered status 429: {{\"error\": \"slow down\"}}", url));
-    const auto second = run_one({{"url", url}});
-    CHECK(second.at("call").status == TaskStatus::succeeded);
-    CHECK(second.at("call").output.at("json") == json{{"attempt", 2}});
+TEST_CASE("a service that answers 429 and then succeeds: the task's retry gets through", "[services][http][retry]") {
+    const std::string url = server_url("/flaky/" + unique_key("quota") + "?fail=2");
+    json call = http("call", {{"url", url}});
+    call["retry"] = {{"maxAttempts", 4}, {"delay", 20}, {"backoff", 2}, {"jitter", false}};
+    const auto result = run_job(job_of(json::array({call})));
+    const TaskRecord& task = result.at("call");
+    REQUIRE(task.status == TaskStatus::succeeded);
+    CHECK(task.attempts == 3);
+    CHECK(task.output.at("json") == json{{"attempt", 3}});
+    const std::string answer = fmt::format("GET {} answered status 429: {{\"error\": \"slow down\"}}", url);
+    std::vector<std::string> retries;
+    for (const auto& entry : task.history) {
+        if (entry.status == TaskStatus::retrying) retries.push_back(entry.reason);
+    }
+    CHECK(retries == std::vector<std::string>{fmt::format("Attempt 1 of 4 failed: {}; next attempt in 20 ms", answer),
+                                              fmt::format("Attempt 2 of 4 failed: {}; next attempt in 40 ms", answer)});
+}
+
+TEST_CASE("a 4xx other than 429 is not retried, whatever the task's retry allows", "[services][http][retry]") {
+    json call = http("call", {{"url", server_url("/status/404")}});
+    call["retry"] = {{"maxAttempts", 4}, {"delay", 10}};
+    const auto result = run_job(job_of(json::array({call})));
+    CHECK(result.at("call").status == TaskStatus::failed);
+    CHECK(result.at("call").attempts == 1);
 }
 
 TEST_CASE("http/request fails on a malformed JSON body, naming line and column", "[services][http]") {
