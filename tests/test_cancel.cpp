@@ -264,8 +264,9 @@ TEST_CASE("A stored job interrupted mid-run resumes to the end, its attempts cou
     CHECK(SqliteStore(db.path).load(id)->result == std::optional<JobResult>(resumed));
 }
 
-// [!mayfail] while a stored job's spec does not keep its tasks' `retry` (SqliteStore keeps the
-// spec in its JSON form): the resumed f then has no retry at all.
+// [!mayfail]: SqliteStore keeps neither a record's nextAttemptAt nor its timeout, retry and
+// priority (identity_of() and outcome_of() in sqlite_store.cpp leave them out), so the stored f
+// has no due time, and once resumed, no retry.
 TEST_CASE("A stored job interrupted while a task waits for its retry keeps the due time on resume",
           "[cancel][interrupt][persistence][retry][!mayfail]") {
     StopHandlers handlers;

@@ -230,8 +230,7 @@ TEST_CASE("What an asynchronous handler completes after its deadline is ignored,
 
 // [!mayfail]: JobExecution::hand_out() sets an attempt's deadline when it gives the task to a
 // worker; with a store it gives one worker up to eight tasks at once, and the later ones run
-// out of time while they wait behind the earlier ones. (While a stored job's spec does not
-// keep its tasks' `timeout`, the tasks here have none and the test passes.)
+// out of time while they wait behind the earlier ones.
 TEST_CASE("With a store, an attempt's time starts when its handler is called, not while it waits behind another",
           "[task_timeout][persistence][!mayfail]") {
     // With a store one worker takes several ready tasks at once (their starts share a commit)
