@@ -208,6 +208,22 @@ inline std::vector<long long> retry_gaps_us(const TaskRecord& record) {
     return gaps;
 }
 
+// Starts that the job's stop withdrew before their handler was called (with a store a worker
+// holds up to eight started tasks): they count as attempts, not as calls. An interrupt names
+// them; any other stop ends them aborted like the attempts that gave up.
+inline int uncalled_starts(const TaskRecord& record) {
+    int count = 0;
+    for (const auto& entry : record.history) count += entry.reason == "Interrupted before its handler was called";
+    return count;
+}
+
+// The attempt that ended the task aborted straight from `started` may never have been called.
+inline bool may_be_uncalled(const TaskRecord& record) {
+    const auto& history = record.history;
+    return record.status == TaskStatus::aborted && history.size() >= 2 &&
+           history[history.size() - 2].status == TaskStatus::started;
+}
+
 inline int started_entries(const TaskRecord& record) {
     return static_cast<int>(std::count_if(record.history.begin(), record.history.end(),
                                           [](const HistoryEntry& e) { return e.status == TaskStatus::started; }));

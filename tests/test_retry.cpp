@@ -387,11 +387,7 @@ TEST_CASE("attempts counts handler calls, and each call is told its attempt numb
     CHECK(handlers.log.overlapping_tasks().empty());
 }
 
-// [!mayfail]: the engine leaves such a task `retrying` in a finished job. JobState::stop()
-// clears the ready tasks and aborts the tasks still waiting in `retries_`, but a retry that
-// fell due (start_due_retries() moved it into the ready tasks) while no worker was free is in
-// neither list the stop aborts: the graph counts it as started since its first attempt.
-TEST_CASE("A stop aborts a task whose retry fell due but found no free worker", "[retry][failure][!mayfail]") {
+TEST_CASE("A stop aborts a task whose retry fell due but found no free worker", "[retry][failure]") {
     RetryHandlers handlers;
     Signals signals;
     StatusSignals observer(signals);

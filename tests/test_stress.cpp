@@ -145,7 +145,8 @@ TEST_CASE("Random jobs keep every invariant", "[stress]") {
             const auto it = calls.count.find(record.id);
             const int called = it == calls.count.end() ? 0 : it->second;
             REQUIRE(called <= 1);
-            REQUIRE(called == record.attempts);
+            // A start that the job's stop withdrew before its handler was called is an attempt.
+            REQUIRE((called == record.attempts || (may_be_uncalled(record) && called == record.attempts - 1)));
             REQUIRE(is_final(record.status));
             REQUIRE(record.depth <= spec.limits.max_depth);
             // History in time order; the start and end fields are its entries' times.
@@ -330,11 +331,8 @@ long long computed_delay(const RetryPolicy& retry, int k) {
 
 }  // namespace
 
-// [!mayfail]: two engine faults break its invariants, each with its own test: a retry that fell
-// due without a free worker is left `retrying` by a stop (test_retry.cpp), and after an
-// interrupt a task that still succeeds starts its dependents (test_cancel.cpp).
 TEST_CASE("Random jobs with retries, timeouts, limits, priorities and stops keep every invariant",
-          "[stress][retry][!mayfail]") {
+          "[stress][retry]") {
     const std::size_t workers = any_worker_count();
     for (std::uint32_t seed = 1; seed <= 120; ++seed) {
         INFO("seed " << seed << ", workers " << workers);
@@ -395,7 +393,13 @@ TEST_CASE("Random jobs with retries, timeouts, limits, priorities and stops keep
 
         for (const auto& record : result.tasks) {
             INFO("task " << record.id);
-            REQUIRE(record.attempts == notes.log.calls_of(record.id));
+            const int calls = notes.log.calls_of(record.id);
+            const int expected_calls = record.attempts - uncalled_starts(record);
+            if (may_be_uncalled(record)) {
+                REQUIRE((calls == expected_calls || calls == expected_calls - 1));
+            } else {
+                REQUIRE(calls == expected_calls);
+            }
             REQUIRE(started_entries(record) == record.attempts);
             REQUIRE(record.attempts <= record.retry.max_attempts);
             REQUIRE(record.status != TaskStatus::started);
@@ -434,6 +438,7 @@ TEST_CASE("Random jobs with retries, timeouts, limits, priorities and stops keep
                 if (call.task == record.id && first_call == 0) first_call = call.began;
                 last_end[call.task] = std::max(last_end[call.task], call.ended);
             }
+            if (first_call == 0) continue;  // its only start was withdrawn by a stop
             for (const auto& dep : record.depends_on) {
                 if (is_ancestor(result, dep, record)) continue;
                 std::vector<const TaskRecord*> subtree;

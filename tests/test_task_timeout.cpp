@@ -228,11 +228,8 @@ TEST_CASE("What an asynchronous handler completes after its deadline is ignored,
     CHECK(result.at("hold").status == S::succeeded);
 }
 
-// [!mayfail]: JobExecution::hand_out() sets an attempt's deadline when it gives the task to a
-// worker; with a store it gives one worker up to eight tasks at once, and the later ones run
-// out of time while they wait behind the earlier ones.
 TEST_CASE("With a store, an attempt's time starts when its handler is called, not while it waits behind another",
-          "[task_timeout][persistence][!mayfail]") {
+          "[task_timeout][persistence]") {
     // With a store one worker takes several ready tasks at once (their starts share a commit)
     // and calls their handlers one after the other. Each handler needs 30 ms of its 100.
     TimeoutHandlers handlers;

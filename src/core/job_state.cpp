@@ -140,6 +140,7 @@ void JobState::begin() {
 }
 
 std::optional<JobState::Started> JobState::start_next(Timestamp now) {
+    if (stop_cause_ != StopCause::none) return std::nullopt;
     const auto next = ready_.pop_startable();
     if (!next) return std::nullopt;
     const Index task = *next;
@@ -177,6 +178,22 @@ void JobState::abandon_call(Index task, int attempt, const std::string& reason, 
     const bool attempt_on = records_[task].status == TaskStatus::started;
     close_call(task, now);
     if (attempt_on) end_attempt(task, HandlerOutcome::abort(reason), now, now, /*gave_up_in_time=*/false);
+    check_end(now);
+}
+
+void JobState::withdraw(Index task, int attempt, Timestamp now) {
+    if (done_ || !call_open_[task] || records_[task].attempts != attempt) return;
+    close_call(task, now);
+    if (records_[task].status == TaskStatus::started) {
+        // Its start is in the store and the history, so it counts as an attempt, as after a
+        // crash between the start's commit and the call.
+        if (stop_cause_ == StopCause::interrupt) {
+            --in_flight_;
+            set_status(task, TaskStatus::pending, "Interrupted before its handler was called", now);
+        } else {
+            end_attempt(task, HandlerOutcome::abort(stop_reason_), now, now, /*gave_up_in_time=*/true);
+        }
+    }
     check_end(now);
 }
 
@@ -221,6 +238,8 @@ void JobState::close_call(Index task, Timestamp now) {
 }
 
 void JobState::make_ready(Index task) {
+    // Once the job stops nothing more starts: an interrupted job's tasks stay as they are.
+    if (stop_cause_ != StopCause::none) return;
     ready_.push(task, group_[task], records_[task].priority);
 }
 
@@ -467,8 +486,10 @@ void JobState::stop(StopCause cause, const std::string& reason, Timestamp now) {
         retries_.clear();
         return;
     }
+    // Every retrying task, whether still waiting for its due time or already due and ready.
     TaskGraph::Changes changes;
-    for (const auto& [due, task] : retries_) {
+    for (Index task = 0; task < records_.size(); ++task) {
+        if (records_[task].status != TaskStatus::retrying) continue;
         end_unstarted(task, TaskStatus::aborted, reason, now);
         graph_.finish(task, TaskGraph::Outcome::aborted, changes);
     }

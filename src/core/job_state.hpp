@@ -97,6 +97,10 @@ public:
     /// Stops waiting for an asynchronous call that did not come back after a stop: the attempt,
     /// if still on, ends `aborted` with @p reason, and a late completion is ignored.
     void abandon_call(Index task, int attempt, const std::string& reason, Timestamp now);
+    /// A task started for a worker whose handler was not called before the job began to stop:
+    /// it is not called. Interrupted, it goes back to pending; else it ends aborted with the
+    /// stop's reason. Its start still counts as an attempt.
+    void withdraw(Index task, int attempt, Timestamp now);
     /// Calls of asynchronous handlers that have not come back.
     std::vector<OpenCall> open_async_calls() const;
     bool async_call_open(Index task, int attempt) const noexcept {
@@ -133,6 +137,7 @@ public:
     const TaskRecord& record(Index task) const { return records_[task]; }
     const std::string& name() const noexcept { return name_; }
 
+    bool has_changes() const noexcept { return !log_.empty(); }
     /// Moves the changes recorded since the last call into @p into (which is cleared first).
     void take_changes(ChangeLog& into);
 

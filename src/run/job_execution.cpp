@@ -17,6 +17,11 @@ using Clock = std::chrono::steady_clock;
 // from its queue if its handlers turn out slow.
 constexpr std::size_t most_started_together = 8;
 
+// How long an end with nothing to start may wait for the next start's commit before the clock
+// keeper commits it alone: long enough to share a commit in a busy job, short enough that a
+// crash while long tasks run loses next to nothing.
+constexpr std::chrono::milliseconds deferred_commit_limit{20};
+
 // The deadline @p timeout after @p start, or nullopt when there is none or the clock cannot hold
 // it (about 292 years): such a limit means no limit.
 std::optional<Clock::time_point> deadline_after(Clock::time_point start, std::chrono::milliseconds timeout) {
@@ -143,6 +148,7 @@ JobExecution::SteadyTime JobExecution::next_due() const {
     if (!attempt_timers_.empty()) due = std::min(due, attempt_timers_.top().at);
     if (grace_ends_) due = std::min(due, *grace_ends_);
     if (next_heartbeat_) due = std::min(due, *next_heartbeat_);
+    if (flush_due_) due = std::min(due, *flush_due_);
     if (const auto retry = state_.next_retry_due()) due = std::min(due, steady_time_of(*retry));
     return due;
 }
@@ -243,8 +249,17 @@ void JobExecution::worker_loop(std::size_t self) {
         publish(after);
         if (me.queue.empty()) steal_into(self);
         if (!me.queue.empty()) {
-            const Queued next = std::move(me.queue.front());
+            Queued next = std::move(me.queue.front());
             me.queue.pop_front();
+            if (state_.stopping() && state_.stop_cause() != JobState::StopCause::store) {
+                // Started with others under one commit, but the job stopped before its turn. (After
+                // a store failure a committed start is called as before: the store can no longer
+                // record that it was withdrawn.)
+                state_.withdraw(next.task.task, next.task.attempt, now_utc());
+                publish(after);
+                continue;
+            }
+            arm_deadline(next);
             lock.unlock();
             after_unlock(after);
             finished = run_task(next, stop);
@@ -308,6 +323,20 @@ void JobExecution::poke() {
     after_unlock(after);
 }
 
+void JobExecution::arm_deadline(Queued& queued) {
+    // From the call, not from the start: a task queued behind others under one commit does not
+    // spend its time waiting.
+    const auto timeout = queued.task.record->timeout;
+    if (timeout.count() <= 0) return;
+    const auto deadline = deadline_after(Clock::now(), timeout);
+    if (!deadline) return;
+    std::stop_source source;
+    queued.stop = source.get_token();
+    attempt_stops_.insert_or_assign(queued.task.task, std::move(source));
+    attempt_timers_.push(AttemptTimer{*deadline, queued.task.task, queued.task.attempt, false});
+    timers_changed(*deadline);
+}
+
 void JobExecution::call_returned(Index task) {
     if (!attempt_stops_.empty()) attempt_stops_.erase(task);
 }
@@ -318,16 +347,7 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
     // a task started here cannot seem to start before a dependency ended.
     const Timestamp now = now_utc();
     const auto give = [&](std::size_t worker, const JobState::Started& started) {
-        Queued queued{started};
-        const auto timeout = started.record->timeout;
-        if (const auto deadline = timeout.count() > 0 ? deadline_after(Clock::now(), timeout) : std::nullopt) {
-            std::stop_source source;
-            queued.stop = source.get_token();
-            attempt_stops_.insert_or_assign(started.task, std::move(source));
-            attempt_timers_.push(AttemptTimer{*deadline, started.task, started.attempt, false});
-            timers_changed(*deadline);
-        }
-        workers_[worker].queue.push_back(std::move(queued));
+        workers_[worker].queue.push_back(Queued{started});
         if (after.given.empty() || after.given.back() != worker) after.given.push_back(worker);
     };
     if (self && workers_[*self].queue.empty()) {
@@ -366,7 +386,13 @@ void JobExecution::publish(AfterUnlock& after, bool commit_now) {
     // nothing can depend on it before a task starts, and that start's commit carries it along.
     // Its events wait with it, so nothing is reported before it is committed.
     const bool defer = store_ && !commit_now && after.given.empty() && !state_.done();
+    if (defer && !flush_due_ && state_.has_changes()) {
+        // Carried by the next start, or by the clock keeper if none comes soon.
+        flush_due_ = Clock::now() + deferred_commit_limit;
+        timers_changed(*flush_due_);
+    }
     if (!defer) {
+        flush_due_.reset();
         state_.take_changes(changes_);
         const bool durable = !store_ || store_->save(state_, changes_);
         if (!durable) {

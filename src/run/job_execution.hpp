@@ -145,6 +145,9 @@ private:
     // ends the task.
     std::optional<Finished> run_task(const Queued& queued, const std::stop_token& job_stop);
     void after_unlock(AfterUnlock& after);
+    // Under the lock, as its handler is about to be called: a task with a timeout gets its
+    // deadline and a stop source of its own.
+    void arm_deadline(Queued& queued);
     // Under the lock: forgets the attempt's stop source once its call came back.
     void call_returned(Index task);
 
@@ -192,6 +195,7 @@ private:
     std::optional<SteadyTime> job_deadline_;
     std::optional<SteadyTime> grace_ends_;     // set once the job began to stop
     std::optional<SteadyTime> next_heartbeat_;
+    std::optional<SteadyTime> flush_due_;      // a deferred commit waits at most until then
     SteadyTime keeper_wakes_at_ = SteadyTime::max();  // when the clock keeper looks next
     bool timers_changed_ = false;
     std::vector<std::weak_ptr<JobExecution>> to_poke_;  // filled by slots_for_job_ under the lock
