@@ -62,7 +62,7 @@ TEST_CASE("JobState: a failed attempt waits for its due time as retrying, then r
     CHECK(m.state.done());
 }
 
-TEST_CASE("JobState: delays grow by the backoff up to maxDelay; jitter draws within the computed delay",
+TEST_CASE("JobState: delays grow by the backoff up to maxDelay, and jitter draws within the computed delay",
           "[job_state][retry]") {
     SECTION("no jitter: exactly delay * backoff^(k-1), capped") {
         Machine m(job({retried("a", fixed_retry(5, 10ms, 3.0, 50ms))}));
@@ -185,7 +185,7 @@ TEST_CASE("JobState: a full limit holds back only the tasks it covers", "[job_st
     m.start("b", 300);
 }
 
-TEST_CASE("JobState: cancel aborts every unfinished task with its reason; the job ends cancelled",
+TEST_CASE("JobState: cancel aborts every unfinished task with its reason, and the job ends cancelled",
           "[job_state][cancel]") {
     Machine m(job({named("running"), retried("flaky", fixed_retry(3, 10ms)), named("waiting", {"running"})}));
     m.state.begin();

@@ -282,7 +282,7 @@ TEST_CASE("A stop with abortOnFailure aborts a task waiting for its retry at onc
     CHECK(r.history.back().at >= result->at("F").history.back().at);
 }
 
-TEST_CASE("taskDefaults applies to roots and spawned children; a task's own field wins", "[retry][spawn]") {
+TEST_CASE("taskDefaults applies to roots and spawned children, and a task's own field wins", "[retry][spawn]") {
     RetryHandlers handlers;
     handlers.registry.add("r", "parent", [](TaskContext& ctx) {
         ctx.spawn(flaky("inherits", 2, std::nullopt));

@@ -194,7 +194,7 @@ TEST_CASE("A retry policy reads on its own, reporting every problem", "[spec]") 
     CHECK_THROWS_WITH(json(3).get<RetryPolicy>(), "Invalid retry policy:\nretry: must be a JSON object, got 3");
 }
 
-TEST_CASE("A spawned child's own retry, timeout and priority reach its record; the others come from taskDefaults",
+TEST_CASE("A spawned child's own retry, timeout and priority reach its record, the others come from taskDefaults",
           "[spec][spawn]") {
     using std::chrono::milliseconds;
     const auto registry = basic_registry();

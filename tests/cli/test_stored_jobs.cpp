@@ -317,7 +317,7 @@ TEST_CASE("cancel of a job that has ended: exit 1, nothing changes", "[cli][stor
     CHECK(unknown.err == "jobgraph: " + db + ": no job \"job-000000000000\" in this store\n");
 }
 
-TEST_CASE("cancel of a job nobody runs cancels it at once; resume then exits 4", "[cli][store][cancel]") {
+TEST_CASE("cancel of a job nobody runs cancels it at once, and resume then exits 4", "[cli][store][cancel]") {
     const auto db = scratch_path("jobs.db").string();
     const auto log = scratch_path("steps.log");
     const std::string id = killed_mid_run(db, log);
