@@ -461,3 +461,57 @@ TEST_CASE("a second Ctrl-C ends the runner and its shell/run programs at once", 
     CHECK(runner.wait() == 130);
     CHECK(eventually([&] { return !process_is_running(program); }, 10s));
 }
+
+TEST_CASE("A runner killed while a task waits for its retry: resume keeps the due time", "[cli][store][retry]") {
+    const auto db = scratch_path("retry-kill.db").string();
+    const auto marker = scratch_path("retry-kill-marker");
+    std::filesystem::remove(marker);
+    // Fails once (leaving the marker), then succeeds; the retry is due 3 s after the failure.
+    const json job{{"name", "retry-kill"},
+                   {"tasks",
+                    {{{"id", "flaky"},
+                      {"service", "shell"},
+                      {"command", "run"},
+                      {"retry", {{"maxAttempts", 2}, {"delay", 3000}, {"jitter", false}}},
+                      {"input",
+                       {{"argv",
+                         {"sh", "-c", "if [ -e \"$1\" ]; then echo second; else touch \"$1\"; exit 1; fi", "sh",
+                          marker.string()}}}}}}}};
+    const auto path = scratch_path("retry-kill.json");
+    std::ofstream(path) << job.dump();
+
+    BackgroundRun runner({"run", path.string(), "--store", db, "--quiet"}, "retry-kill");
+    std::string id;
+    REQUIRE(eventually([&] {
+        id = job_id_of(runner.err());
+        if (id.empty()) return false;
+        const auto shown = run_cli({"show", db, id, "--json", "-"});
+        return shown.exit_code == 0 && task_of(json::parse(shown.out), "flaky").at("status") == "retrying";
+    }));
+    runner.signal(SIGKILL);
+    REQUIRE(runner.wait() == 128 + SIGKILL);
+
+    const auto resumed = run_cli({"resume", db, id, "--json", "-", "--quiet"});
+    REQUIRE(resumed.exit_code == 0);
+    const json flaky = task_of(json::parse(resumed.out), "flaky");
+    CHECK(flaky.at("status") == "succeeded");
+    CHECK(flaky.at("attempts") == 2);
+    CHECK(flaky.at("output").at("stdout") == "second\n");
+    // The second attempt started no earlier than the due time the first run committed.
+    std::string failed_at;
+    std::string second_start;
+    for (const auto& entry : flaky.at("history")) {
+        if (entry.at("status") == "retrying") {
+            failed_at = entry.at("at");
+            CHECK(entry.at("reason").get<std::string>().ends_with("; next attempt in 3000 ms"));
+        }
+        if (entry.at("status") == "started") second_start = entry.at("at");
+    }
+    REQUIRE_FALSE(failed_at.empty());
+    const auto seconds_of = [](const std::string& at) {  // "...THH:MM:SS.ffffffZ" within one day
+        return std::stoi(at.substr(11, 2)) * 3600 + std::stoi(at.substr(14, 2)) * 60 + std::stod(at.substr(17, 9));
+    };
+    double gap = seconds_of(second_start) - seconds_of(failed_at);
+    if (gap < -43200) gap += 86400;  // the run crossed midnight
+    CHECK(gap >= 3.0);
+}
