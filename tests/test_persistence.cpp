@@ -57,56 +57,12 @@ HandlerRegistry counting_registry(CallCounter& counter) {
     return registry;
 }
 
-// Stands in for a process that dies: after a number of commits every write fails, and the run
-// is abandoned with only what was committed before in the file.
-class DyingStore final : public JobStore {
+// Passes every call on to another store; the test stores below override what they watch.
+class ForwardingStore : public JobStore {
 public:
-    DyingStore(JobStore& inner, int commits_before_death) : inner_(inner), commits_left_(commits_before_death) {}
+    explicit ForwardingStore(JobStore& inner) : inner_(inner) {}
     std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
-    void save_tasks(std::string_view id, std::span<const TaskWrite> tasks) override {
-        die_if_due();
-        inner_.save_tasks(id, tasks);
-    }
-    void save_result(std::string_view id, const JobResult& result) override {
-        die_if_due();
-        inner_.save_result(id, result);
-    }
-    void clear_result(std::string_view id) override { inner_.clear_result(id); }
-    std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
-    std::vector<std::string> job_ids() const override { return inner_.job_ids(); }
-    std::vector<JobSummary> list_jobs() const override { return inner_.list_jobs(); }
-    void acquire_lease(std::string_view id, const LeaseHolder& holder, std::chrono::milliseconds duration) override {
-        inner_.acquire_lease(id, holder, duration);
-    }
-    LeaseRenewal renew_lease(std::string_view id, const LeaseHolder& holder,
-                             std::chrono::milliseconds duration) override {
-        return inner_.renew_lease(id, holder, duration);
-    }
-    void release_lease(std::string_view id, const LeaseHolder& holder) override { inner_.release_lease(id, holder); }
-    void request_cancel(std::string_view id, std::string_view reason) override { inner_.request_cancel(id, reason); }
-
-private:
-    void die_if_due() {
-        if (commits_left_-- <= 0) throw StoreError("simulated crash");
-    }
-    JobStore& inner_;
-    int commits_left_;
-};
-
-// Notes, per task, how many of its changes are committed and which thread committed its start.
-class WatchingStore final : public JobStore {
-public:
-    explicit WatchingStore(JobStore& inner) : inner_(inner) {}
-    std::string create_job(const JobSpec& spec) override { return inner_.create_job(spec); }
-    void save_tasks(std::string_view id, std::span<const TaskWrite> tasks) override {
-        inner_.save_tasks(id, tasks);
-        std::lock_guard lock(mutex_);
-        for (const TaskWrite& write : tasks) {
-            const TaskRecord* record = write.record;
-            committed_[record->id] = record->history.size();
-            if (record->status == TaskStatus::started) start_committer_[record->id] = std::this_thread::get_id();
-        }
-    }
+    void save_tasks(std::string_view id, std::span<const TaskWrite> tasks) override { inner_.save_tasks(id, tasks); }
     void save_result(std::string_view id, const JobResult& result) override { inner_.save_result(id, result); }
     void clear_result(std::string_view id) override { inner_.clear_result(id); }
     std::optional<StoredJob> load(std::string_view id) const override { return inner_.load(id); }
@@ -121,6 +77,45 @@ public:
     }
     void release_lease(std::string_view id, const LeaseHolder& holder) override { inner_.release_lease(id, holder); }
     void request_cancel(std::string_view id, std::string_view reason) override { inner_.request_cancel(id, reason); }
+
+private:
+    JobStore& inner_;
+};
+
+// Stands in for a process that dies: after a number of commits every write fails, and the run
+// is abandoned with only what was committed before in the file.
+class DyingStore final : public ForwardingStore {
+public:
+    DyingStore(JobStore& inner, int commits_before_death) : ForwardingStore(inner), commits_left_(commits_before_death) {}
+    void save_tasks(std::string_view id, std::span<const TaskWrite> tasks) override {
+        die_if_due();
+        ForwardingStore::save_tasks(id, tasks);
+    }
+    void save_result(std::string_view id, const JobResult& result) override {
+        die_if_due();
+        ForwardingStore::save_result(id, result);
+    }
+
+private:
+    void die_if_due() {
+        if (commits_left_-- <= 0) throw StoreError("simulated crash");
+    }
+    int commits_left_;
+};
+
+// Notes, per task, how many of its changes are committed and which thread committed its start.
+class WatchingStore final : public ForwardingStore {
+public:
+    using ForwardingStore::ForwardingStore;
+    void save_tasks(std::string_view id, std::span<const TaskWrite> tasks) override {
+        ForwardingStore::save_tasks(id, tasks);
+        std::lock_guard lock(mutex_);
+        for (const TaskWrite& write : tasks) {
+            const TaskRecord* record = write.record;
+            committed_[record->id] = record->history.size();
+            if (record->status == TaskStatus::started) start_committer_[record->id] = std::this_thread::get_id();
+        }
+    }
     std::size_t committed_changes(const std::string& id) {
         std::lock_guard lock(mutex_);
         return committed_.contains(id) ? committed_.at(id) : 0;
@@ -131,7 +126,6 @@ public:
     }
 
 private:
-    JobStore& inner_;
     std::mutex mutex_;
     std::map<std::string, std::size_t> committed_;            // task id -> history entries committed
     std::map<std::string, std::thread::id> start_committer_;  // task id -> thread that committed its start
