@@ -67,6 +67,10 @@ JobExecution::JobExecution(const HandlerRegistry& registry, PreparedJob job, Exe
 
 JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
     started_steady_ = Clock::now();
+    // Set up before anything can reach the run: a stop request may come from another thread.
+    workers_ = std::make_unique<Worker[]>(workers);
+    worker_count_ = workers;
+    idle_.reserve(workers);
     if (observer_) observer_->job_started(state_.name(), state_.size());
     AfterUnlock after;
     {
@@ -80,9 +84,6 @@ JobResult JobExecution::execute(WorkerPool& pool, std::size_t workers) {
     // A stop requested before now is delivered here, before any task starts.
     if (control_) control_->attach([this](const StopRequest& request) { on_stop_request(request); });
 
-    workers_ = std::make_unique<Worker[]>(workers);
-    worker_count_ = workers;
-    idle_.reserve(workers);
     {
         WorkerPool::Crew crew;
         // The workers use this run: on every way out of this block they are done with it first.
