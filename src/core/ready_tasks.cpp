@@ -16,24 +16,21 @@ void PriorityReadyQueue::push(Index task, int priority) {
     ++size_;
 }
 
-ReadyQueue& PriorityReadyQueue::first_nonempty() {
+PriorityReadyQueue::Level& PriorityReadyQueue::first_nonempty() {
     assert(size_ > 0);
     for (Level& level : levels_) {
-        if (!level.tasks.empty()) return level.tasks;
+        if (!level.tasks.empty()) return level;
     }
-    return levels_.back().tasks;  // unreachable while size_ > 0
+    return levels_.back();  // unreachable while size_ > 0
 }
 
 std::pair<int, PriorityReadyQueue::Index> PriorityReadyQueue::front() {
-    for (Level& level : levels_) {
-        if (!level.tasks.empty()) return {level.priority, level.tasks.front()};
-    }
-    assert(false && "front() of an empty queue");
-    return {0, 0};
+    Level& level = first_nonempty();
+    return {level.priority, level.tasks.front()};
 }
 
 PriorityReadyQueue::Index PriorityReadyQueue::pop() {
-    const Index task = first_nonempty().pop();
+    const Index task = first_nonempty().tasks.pop();
     --size_;
     return task;
 }

@@ -47,7 +47,7 @@ private:
         int priority;
         ReadyQueue tasks;
     };
-    ReadyQueue& first_nonempty();
+    Level& first_nonempty();
 
     std::vector<Level> levels_;  // by priority, highest first; most jobs have one
     std::size_t size_ = 0;
