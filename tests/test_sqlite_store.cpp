@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <exception>
@@ -450,7 +451,7 @@ TEST_CASE("SqliteStore refuses stored records nested deeper than 512 levels", "[
     }
 
     SECTION("a spec's task input") {
-        const char* sql = "UPDATE jobs SET spec = ?1";
+        const char* sql = "UPDATE job_specs SET spec = ?1";
         const std::string input = R"("input":{"dir":"/photos/2026"})";
         write_directly(db.path(), sql, replaced(spec_text, input, R"("input":{"v":)" + nested_text(511) + "}"));
         const auto loaded = store.load(id);
@@ -637,7 +638,7 @@ TEST_CASE("SqliteStore migrates a schema version 2 file", "[store]") {
     }
 
     SqliteStore store(db.path());
-    CHECK(user_version_of(db.path()) == 3);
+    CHECK(user_version_of(db.path()) == 4);
     const auto loaded = store.load("job-00000000000a");
     REQUIRE(loaded.has_value());
     CHECK(loaded->spec == spec);
@@ -658,7 +659,7 @@ TEST_CASE("SqliteStore migrates a schema version 2 file", "[store]") {
     CHECK_FALSE(store.renew_lease("job-00000000000a", holder, lease).cancel_reason.has_value());
     CHECK(store.list_jobs()[0].status == "running");
 
-    // Opening it again finds version 3 and changes nothing.
+    // Opening it again finds version 4 and changes nothing.
     const SqliteStore again(db.path());
     CHECK(again.load("job-00000000000a")->tasks == loaded->tasks);
 }
@@ -835,4 +836,26 @@ TEST_CASE("SqliteStore lists jobs newest first with their status and counts", "[
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     store.save_tasks(partly_done, Batch{{1, &half[1], half[1].history.size()}});
     CHECK(store.list_jobs()[4].updated_at > before);
+}
+
+TEST_CASE("SqliteStore keeps a job's spec out of the row every commit updates", "[store]") {
+    // Every commit of a run updates the jobs row (its last change), and SQLite reads a whole row
+    // to update it: with the spec in that row, each commit of a large job would cost as much as
+    // reading its spec.
+    const TempDb db;
+    SqliteStore store(db.path());
+    const auto id = store.create_job(photo_spec());
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.path().string().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    std::vector<std::string> columns;
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT name FROM pragma_table_info('jobs')", -1, &statement, nullptr) == SQLITE_OK);
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+        columns.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close_v2(raw);
+    CHECK(std::find(columns.begin(), columns.end(), "updated_at") != columns.end());
+    CHECK(std::find(columns.begin(), columns.end(), "spec") == columns.end());
+    CHECK(store.load(id)->spec == photo_spec());
 }

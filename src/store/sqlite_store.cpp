@@ -23,7 +23,7 @@ namespace {
 using nlohmann::json;
 
 // Bumped whenever the tables change; a file with a higher version is refused, not guessed at.
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 // Marks the file as ours ("JOBG"), so that a foreign SQLite database is never written to.
 constexpr std::int32_t application_id = 0x4A4F4247;
 constexpr int busy_timeout_ms = 5000;
@@ -40,7 +40,6 @@ CREATE TABLE jobs (
     id         TEXT PRIMARY KEY,
     seq        INTEGER NOT NULL UNIQUE,  -- creation order; rowids are not stable across VACUUM
     name       TEXT NOT NULL,
-    spec       TEXT NOT NULL,            -- JobSpec as JSON
     result     TEXT,                     -- JobResult as JSON, NULL while the job is unfinished
     created_at TEXT NOT NULL,            -- UTC, as format_timestamp writes it
     updated_at TEXT NOT NULL,            -- the last write of the job or its tasks
@@ -49,6 +48,12 @@ CREATE TABLE jobs (
     lease_pid        INTEGER,
     lease_expires_us INTEGER,            -- UTC microseconds since the epoch
     cancel_reason    TEXT                -- set by request_cancel, first request wins
+);
+-- Apart from the jobs row, which every commit of a run updates: SQLite rewrites a whole row on
+-- update, and a large job's spec would be written again at every change of every task.
+CREATE TABLE job_specs (
+    job_id     TEXT PRIMARY KEY REFERENCES jobs(id),
+    spec       TEXT NOT NULL             -- JobSpec as JSON
 );
 CREATE TABLE tasks (
     job_id     TEXT NOT NULL REFERENCES jobs(id),
@@ -248,6 +253,7 @@ private:
     void open_schema();
     void migrate_from_version_1();
     void migrate_from_version_2();
+    void migrate_from_version_3();
     // Writes one task: whole when @p saved_history is 0 (a new task), else its changing columns
     // and the history entries past @p saved_history.
     void write_task(std::string_view job_id, std::int64_t position, const TaskRecord& task, std::size_t saved_history,
@@ -267,6 +273,7 @@ private:
     Statement update_task_;
     Statement insert_history_;
     Statement update_result_;
+    Statement insert_spec_;
     Statement select_job_;
     Statement select_tasks_;
     Statement select_history_;
@@ -312,9 +319,10 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
 
     job_exists_ = prepare("SELECT 1 FROM jobs WHERE id = ?1", "prepare");
     insert_job_ = prepare(
-        "INSERT INTO jobs (id, seq, name, spec, result, created_at, updated_at) "
-        "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, ?3, NULL, ?4, ?4)",
+        "INSERT INTO jobs (id, seq, name, result, created_at, updated_at) "
+        "VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?2, NULL, ?3, ?3)",
         "prepare");
+    insert_spec_ = prepare("INSERT INTO job_specs (job_id, spec) VALUES (?1, ?2)", "prepare");
     insert_task_ =
         prepare("INSERT INTO tasks (job_id, position, id, status, identity, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 "prepare");
@@ -323,7 +331,8 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
         prepare("INSERT INTO task_history (job_id, position, seq, status, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 "prepare");
     update_result_ = prepare("UPDATE jobs SET result = ?2, updated_at = ?3 WHERE id = ?1", "prepare");
-    select_job_ = prepare("SELECT spec, result FROM jobs WHERE id = ?1", "prepare");
+    select_job_ = prepare(
+        "SELECT s.spec, j.result FROM jobs j JOIN job_specs s ON s.job_id = j.id WHERE j.id = ?1", "prepare");
     select_tasks_ = prepare(
         "SELECT position, id, identity, status, outcome FROM tasks WHERE job_id = ?1 ORDER BY position", "prepare");
     select_history_ = prepare(
@@ -347,8 +356,8 @@ SqliteStore::Impl::Impl(const std::filesystem::path& file) : file_(file.string()
     select_summaries_ = prepare(
         "SELECT j.id, j.name, json_extract(j.result, '$.status'), j.created_at, j.updated_at, "
         "       j.lease_host, j.lease_pid, j.lease_expires_us, "
-        "       COALESCE(t.total, json_array_length(j.spec, '$.tasks'), 0), COALESCE(t.done, 0) "
-        "FROM jobs j LEFT JOIN ("
+        "       COALESCE(t.total, json_array_length(s.spec, '$.tasks'), 0), COALESCE(t.done, 0) "
+        "FROM jobs j JOIN job_specs s ON s.job_id = j.id LEFT JOIN ("
         "    SELECT job_id, COUNT(*) AS total, "
         "           SUM(status IN ('planned', 'succeeded', 'failed', 'aborted')) AS done "
         "    FROM tasks GROUP BY job_id) t ON t.job_id = j.id "
@@ -373,8 +382,12 @@ void SqliteStore::Impl::open_schema() {
     } else if (version == 1) {
         migrate_from_version_1();
         migrate_from_version_2();
+        migrate_from_version_3();
     } else if (version == 2) {
         migrate_from_version_2();
+        migrate_from_version_3();
+    } else if (version == 3) {
+        migrate_from_version_3();
     } else if (version != schema_version) {
         throw StoreError(fmt::format("SqliteStore: {} has schema version {}, this build reads version {}", file_,
                                      version, schema_version));
@@ -426,6 +439,15 @@ void SqliteStore::Impl::migrate_from_version_2() {
     exec("ALTER TABLE jobs ADD COLUMN lease_pid INTEGER", "migrate schema");
     exec("ALTER TABLE jobs ADD COLUMN lease_expires_us INTEGER", "migrate schema");
     exec("ALTER TABLE jobs ADD COLUMN cancel_reason TEXT", "migrate schema");
+}
+
+// Version 3 kept the spec in the jobs row. Called inside open_schema's transaction.
+void SqliteStore::Impl::migrate_from_version_3() {
+    const std::string create = create_schema_sql;
+    const auto begin = create.find("CREATE TABLE job_specs");
+    exec(create.substr(begin, create.find("CREATE TABLE tasks") - begin).c_str(), "migrate schema");
+    exec("INSERT INTO job_specs (job_id, spec) SELECT id, spec FROM jobs", "migrate schema");
+    exec("ALTER TABLE jobs DROP COLUMN spec", "migrate schema");
     exec(fmt::format("PRAGMA user_version={}", schema_version).c_str(), "set schema version");
 }
 
@@ -517,8 +539,13 @@ std::string SqliteStore::Impl::create_job(const JobSpec& spec) {
         const StatementUse use(insert_job_);
         bind_text(use.get(), 1, id, "create job");
         bind_text(use.get(), 2, spec.name, "create job");
-        bind_text(use.get(), 3, spec_text, "create job");
-        bind_text(use.get(), 4, format_timestamp(now_utc()), "create job");
+        bind_text(use.get(), 3, format_timestamp(now_utc()), "create job");
+        step(use.get(), "create job");
+    }
+    {
+        const StatementUse use(insert_spec_);
+        bind_text(use.get(), 1, id, "create job");
+        bind_text(use.get(), 2, spec_text, "create job");
         step(use.get(), "create job");
     }
     transaction.commit("create job");
