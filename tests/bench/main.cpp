@@ -3,21 +3,26 @@
 
 #include "durable.hpp"
 #include "jobgraph_workloads.hpp"
+#include "pg_floor.hpp"  // its definition is built where JOBGRAPH_HAS_POSTGRES is defined
 #include "report.hpp"
 #include "systems/system.hpp"
 #include "timing.hpp"
+
+#include <jobgraph/version.hpp>  // JOBGRAPH_HAS_POSTGRES
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bench {
@@ -27,6 +32,8 @@ const std::vector<std::string> all_workloads{"dag",        "chain",      "fanout
                                              "spawn",      "spawn-cost", "async-dag",  "async-wait",
                                              "small-jobs", "memory",     "memory-json", "durable",
                                              "limits",     "async-limit"};
+// Run only when asked for by name, or with `all` when a server is given: they need one.
+const std::vector<std::string> server_workloads{"pg-floor"};
 
 /// Sizes of every workload at one scale.
 struct Sizes {
@@ -46,6 +53,7 @@ struct Sizes {
     std::uint32_t small_job_tasks = 10;
     std::uint32_t memory_tasks = 1'000'000;
     std::uint32_t durable_tasks = 20'000;
+    std::uint32_t pg_floor_tasks = 20'000;
     std::uint32_t async_limit_tasks = 10'000;
     std::uint32_t async_limit_min_ms = 10;
     std::uint32_t async_limit_max_ms = 50;
@@ -68,6 +76,7 @@ Sizes small_sizes() {
     s.small_jobs = 100;
     s.memory_tasks = 20'000;
     s.durable_tasks = 1'000;
+    s.pg_floor_tasks = 1'000;
     s.async_limit_tasks = 500;
     return s;
 }
@@ -81,8 +90,14 @@ Checksum expected_checksum(std::uint64_t count) {
 
 class Bench {
 public:
-    Bench(Sizes sizes, std::vector<std::string> systems, int repeat, std::size_t workers, std::string self)
-        : sizes_(sizes), system_names_(std::move(systems)), repeat_(repeat), workers_(workers), self_(std::move(self)) {}
+    Bench(Sizes sizes, std::vector<std::string> systems, int repeat, std::size_t workers, std::string self,
+          std::string postgres)
+        : sizes_(sizes),
+          system_names_(std::move(systems)),
+          repeat_(repeat),
+          workers_(workers),
+          self_(std::move(self)),
+          postgres_(std::move(postgres)) {}
 
     void run(const std::string& workload) {
         fmt::print(stderr, "running {} ...\n", workload);
@@ -115,6 +130,8 @@ public:
             limits_workload();
         } else if (workload == "async-limit") {
             async_limit_workload();
+        } else if (workload == "pg-floor") {
+            pg_floor_workload();
         }
     }
 
@@ -564,11 +581,54 @@ private:
         }
     }
 
+    // PostgreSQL's floor for distributed runs: the bare batched claim-and-complete loop with 1, 2
+    // and 4 connections (pg_floor.cpp). The row's times are the 2-connection drains.
+    void pg_floor_workload() {
+#ifdef JOBGRAPH_HAS_POSTGRES
+        if (postgres_.empty()) {
+            fmt::print(stderr, "pg-floor: skipped: no server (give --postgres CONNINFO or set JOBGRAPH_TEST_POSTGRES)\n");
+            return;
+        }
+        const std::uint32_t tasks = sizes_.pg_floor_tasks;
+        Row row;
+        row.workload = "pg-floor";
+        row.system = "postgres";
+        row.tasks = tasks;
+        try {
+            const PgFloorFigures figures = run_pg_floor(postgres_, tasks, {1, 2, 4}, repeat_);
+            std::vector<std::string> parts;
+            for (const PgFloorSeries& series : figures.series) {
+                const Summary ms = summarize(series.drain_ms);
+                const double per_second = tasks / (ms.median / 1000.0);
+                parts.push_back(fmt::format("{} connection{} {:.0f} tasks/s ({:.0f} ms)", series.connections,
+                                            series.connections == 1 ? "" : "s", per_second, ms.median));
+                row.extra[fmt::format("tasks_per_second_{}", series.connections)] = per_second;
+                if (series.connections == 2) row.ms = ms;
+            }
+            row.ns_per_task = row.ms.median * 1e6 / tasks;
+            row.detail = fmt::format(
+                "{} ready tasks drained by claims of up to 32 (SKIP LOCKED, 'started' history) and fenced completions "
+                "(output, 'succeeded' history), one autocommit statement each, every connection its own thread; "
+                "medians over {}: {}; {}",
+                tasks, repeat_, fmt::join(parts, ", "), figures.server);
+            row.extra["server"] = figures.server;
+        } catch (const std::exception& error) {
+            fmt::print(stderr, "pg-floor: {}\n", error.what());
+            row.result_ok = false;
+        }
+        rows_.push_back(std::move(row));
+#else
+        (void)postgres_;  // read only where PostgreSQL is built in
+        fmt::print(stderr, "pg-floor: skipped: built without PostgreSQL (JOBGRAPH_WITH_POSTGRES off or libpq not found)\n");
+#endif
+    }
+
     Sizes sizes_;
     std::vector<std::string> system_names_;
     int repeat_;
     std::size_t workers_;
     std::string self_;
+    std::string postgres_;  // libpq connection string; empty: no server
     std::vector<Row> rows_;
 };
 
@@ -598,10 +658,13 @@ int main(int argc, char** argv) {
     std::uint32_t tasks = 0;
     int depth = 0;
     std::string memory_child;
+    const char* test_postgres = std::getenv("JOBGRAPH_TEST_POSTGRES");
+    std::string postgres = test_postgres ? test_postgres : "";
     app.add_option("--system", system, "jobgraph, tbb, loop or all (comma-separated list allowed)");
     app.add_option("--workload", workload,
                    "dag, chain, fanout, validate, spawn, spawn-cost, async-dag, async-wait, small-jobs, memory, "
-                   "memory-json, durable, limits, async-limit or all (comma-separated)");
+                   "memory-json, durable, limits, async-limit, pg-floor or all (comma-separated); all includes "
+                   "pg-floor only when a PostgreSQL server is given");
     app.add_option("--scale", scale, "small (seconds, for CI) or full (the issue's sizes)")
         ->check(CLI::IsMember({"small", "full"}));
     app.add_option("--repeat", repeat, "timed repetitions per system (interleaved)")->check(CLI::PositiveNumber);
@@ -609,6 +672,8 @@ int main(int argc, char** argv) {
     app.add_option("--tasks", tasks, "override the task count of dag/chain/fanout/limits/memory/memory-json");
     app.add_option("--depth", depth, "override the recursion depth of spawn");
     app.add_option("--json", json_path, "also write the table as JSON to this file");
+    app.add_option("--postgres", postgres,
+                   "libpq connection string of the server pg-floor measures (default: $JOBGRAPH_TEST_POSTGRES)");
     app.add_option("--memory-child", memory_child, "internal: run the memory workload on one system")
         ->group("");
     std::string memory_payload = "json";
@@ -629,6 +694,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> systems = system == "all" ? std::vector<std::string>{"jobgraph", "tbb", "loop"}
                                                        : split_list(system);
     std::vector<std::string> workloads = workload == "all" ? all_workloads : split_list(workload);
+    if (workload == "all" && !postgres.empty()) {
+        workloads.insert(workloads.end(), server_workloads.begin(), server_workloads.end());
+    }
     for (const auto& s : systems) {
         if (s != "jobgraph" && s != "tbb" && s != "loop") {
             fmt::print(stderr, "unknown system: {}\n", s);
@@ -636,17 +704,28 @@ int main(int argc, char** argv) {
         }
     }
     for (const auto& w : workloads) {
-        if (std::find(all_workloads.begin(), all_workloads.end(), w) == all_workloads.end()) {
+        if (std::find(all_workloads.begin(), all_workloads.end(), w) == all_workloads.end() &&
+            std::find(server_workloads.begin(), server_workloads.end(), w) == server_workloads.end()) {
             fmt::print(stderr, "unknown workload: {}\n", w);
             return 2;
         }
     }
 
-    Bench bench(sizes, systems, repeat, workers, std::filesystem::read_symlink("/proc/self/exe").string());
+    Bench bench(sizes, systems, repeat, workers, std::filesystem::read_symlink("/proc/self/exe").string(), postgres);
     for (const auto& w : workloads) bench.run(w);
 
     std::string command = "jobgraph_bench";
-    for (int i = 1; i < argc; ++i) command += fmt::format(" {}", argv[i]);
+    for (int i = 1; i < argc; ++i) {
+        // A connection string may hold a password: the report names the option, not its value.
+        const std::string_view arg = argv[i];
+        if (arg.starts_with("--postgres=")) {
+            command += " --postgres=CONNINFO";
+        } else if (i > 1 && std::string_view(argv[i - 1]) == "--postgres") {
+            command += " CONNINFO";
+        } else {
+            command += fmt::format(" {}", arg);
+        }
+    }
     fmt::print("\n{} | {} | {} workers | repeat {} | scale {}\n\n", command, machine_description(), workers, repeat,
                scale);
     print_table(bench.rows());
