@@ -29,6 +29,7 @@ JobState::JobState(const HandlerRegistry& registry, PreparedJob job, JobStateOpt
       options_(options),
       started_at_(now),
       graph_(std::move(job.graph)),
+      records_(static_cast<std::size_t>(std::max<std::int64_t>(limits_.max_tasks, 0))),
       ready_(job.spec.concurrency, options.shared_slots),
       jitter_(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}()) {
     if (!restored.empty()) {
@@ -526,7 +527,7 @@ void JobState::check_end(Timestamp now) {
 
 void JobState::rewind_to(const std::vector<std::size_t>& saved_history) {
     // Records are saved in creation order, so the saved ones are the first saved_history.size().
-    records_.resize(std::min(records_.size(), saved_history.size()));
+    records_.truncate(std::min(records_.size(), saved_history.size()));
     for (std::size_t i = 0; i < records_.size(); ++i) {
         TaskRecord& record = records_[i];
         if (record.history.size() <= saved_history[i]) continue;
@@ -571,10 +572,13 @@ JobResult JobState::take_result(Timestamp completed_at, double wall_ms) {
     for (Index task = 0; task < records_.size(); ++task) {
         keys.push_back({records_[task].started_at.value_or(Timestamp::max()), start_order_[task], task});
     }
-    std::sort(keys.begin(), keys.end());
-    result.tasks.reserve(records_.size());
-    for (const StartKey& key : keys) result.tasks.push_back(std::move(records_[key.task]));
-    records_.clear();
+    // Ready tasks start smallest index first, so in many jobs the keys are in order already.
+    if (!std::is_sorted(keys.begin(), keys.end())) std::sort(keys.begin(), keys.end());
+    std::vector<Index> order;
+    order.reserve(keys.size());
+    for (const StartKey& key : keys) order.push_back(key.task);
+    keys = {};
+    result.tasks = records_.take(order);
 
     result.stats = count_statuses(result.tasks);
     result.stats.wall_ms = wall_ms;

@@ -7,6 +7,7 @@
 
 #include "core/handler_outcome.hpp"
 #include "core/ready_tasks.hpp"
+#include "core/task_records.hpp"
 #include "graph/task_graph.hpp"
 #include "spec/prepared_job.hpp"
 
@@ -174,9 +175,7 @@ private:
     const Timestamp started_at_;
 
     TaskGraph graph_;
-    // A deque never moves its elements: a running handler reads its record in place while
-    // spawned tasks are added behind it.
-    std::deque<TaskRecord> records_;
+    TaskRecords records_;  // by index; never move while the job runs
     std::vector<const HandlerEntry*> handlers_;  // by index
     std::vector<std::uint64_t> start_order_;     // by index; 0: not started in this run
     std::vector<ReadyTasks::Group> group_;       // by index: the limits that cover it
