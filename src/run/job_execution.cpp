@@ -1,6 +1,7 @@
 #include "run/job_execution.hpp"
 
 #include "run/handler_call.hpp"
+#include "run/spin_wait.hpp"
 
 #include <fmt/format.h>
 
@@ -53,6 +54,7 @@ JobExecution::JobExecution(const HandlerRegistry& registry, PreparedJob job, Exe
       lease_(std::move(settings.lease)),
       lease_duration_(settings.lease_duration),
       heartbeat_(settings.heartbeat),
+      spin_before_sleep_(settings.spin_before_sleep),
       job_id_(settings.job_id),
       state_(registry, std::move(job),
              JobStateOptions{.check_cycles = settings.check_cycles,
@@ -264,15 +266,19 @@ void JobExecution::worker_loop(std::size_t self) {
             lock.unlock();
             after_unlock(after);
             finished = run_task(next, stop);
-            lock.lock();
+            lock_job(lock);
             continue;
         }
         if (state_.done()) break;
         me.idle = true;
+        me.woken.store(false, std::memory_order_relaxed);
         idle_.push_back(self);
         lock.unlock();
         after_unlock(after);
-        lock.lock();
+        // A task usually comes within moments: poll for it before sleeping.
+        spin_until([&] { return me.woken.load(std::memory_order_acquire) || done_.load(std::memory_order_acquire); },
+                   spin_before_sleep_);
+        lock_job(lock);
         // Once given a task it looks again: that task may have been taken by a worker that
         // came free first.
         me.wake.wait(lock, [&] { return !me.idle || state_.done(); });
@@ -359,7 +365,7 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
         if (!started) break;
         const std::size_t worker = idle_.back();
         idle_.pop_back();
-        workers_[worker].idle = false;
+        wake_worker(worker, after);
         give(worker, *started);
         after.wake.push_back(worker);
     }
@@ -370,6 +376,16 @@ void JobExecution::hand_out(std::optional<std::size_t> self, AfterUnlock& after)
             give(*self, *started);
         }
     }
+}
+
+void JobExecution::lock_job(std::unique_lock<std::mutex>& lock) {
+    if (!spin_until([&] { return lock.try_lock(); }, spin_before_sleep_)) lock.lock();
+}
+
+void JobExecution::wake_worker(std::size_t worker, AfterUnlock& after) {
+    workers_[worker].idle = false;
+    workers_[worker].woken.store(true, std::memory_order_release);
+    after.wake.push_back(worker);
 }
 
 void JobExecution::steal_into(std::size_t self) {
@@ -426,10 +442,8 @@ void JobExecution::publish(AfterUnlock& after, bool commit_now) {
     }
     if (const auto retry = state_.next_retry_due()) timers_changed(steady_time_of(*retry));
     if (state_.done()) {
-        for (const std::size_t worker : idle_) {
-            workers_[worker].idle = false;
-            after.wake.push_back(worker);
-        }
+        done_.store(true, std::memory_order_release);
+        for (const std::size_t worker : idle_) wake_worker(worker, after);
         idle_.clear();
         job_done_.notify_all();
     }

@@ -26,6 +26,7 @@
 #include "jobgraph/result.hpp"
 #include "jobgraph/store.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -55,6 +56,8 @@ struct ExecutionSettings {
     std::optional<LeaseHolder> lease{};
     std::chrono::milliseconds lease_duration{15000};
     std::chrono::milliseconds heartbeat{500};
+    // How long a worker polls for the job's lock, or for a task while idle, before it sleeps.
+    std::chrono::microseconds spin_before_sleep{100};
 };
 
 class JobExecution final : public OutputSource, public std::enable_shared_from_this<JobExecution> {
@@ -95,6 +98,7 @@ private:
         std::condition_variable wake;
         std::deque<Queued> queue;
         bool idle = false;  // in idle_: waits until another thread gives it a task or the job ends
+        std::atomic<bool> woken{false};  // set with idle = false: ends its poll without the lock
     };
     // What to do once the lock is released.
     struct AfterUnlock {
@@ -132,6 +136,11 @@ private:
     };
 
     void worker_loop(std::size_t self);
+    // Takes the job's lock, polling for it a moment first: holds are short, and a worker that
+    // sleeps on the lock pays far more to be woken than the hold it waits for.
+    void lock_job(std::unique_lock<std::mutex>& lock);
+    // Under the lock: ends worker @p worker's idle wait.
+    void wake_worker(std::size_t worker, AfterUnlock& after);
     // Under the lock: moves the newest queued task of the busiest other worker to @p self, so
     // that a task started in a batch never waits behind a slow one while a worker is free.
     void steal_into(std::size_t self);
@@ -175,6 +184,7 @@ private:
     const std::optional<LeaseHolder> lease_;
     const std::chrono::milliseconds lease_duration_;
     const std::chrono::milliseconds heartbeat_;
+    const std::chrono::microseconds spin_before_sleep_;
     std::string job_id_;
 
     mutable std::mutex mutex_;
@@ -187,6 +197,7 @@ private:
     std::size_t worker_count_ = 0;
     std::vector<std::size_t> idle_;  // workers waiting for a task
     std::stop_source stop_source_;
+    std::atomic<bool> done_{false};  // state_.done(), for workers polling without the lock
     std::chrono::steady_clock::time_point started_steady_{};
 
     // The clock keeper's: guarded by the lock.

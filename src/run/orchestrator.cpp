@@ -150,7 +150,8 @@ JobResult Orchestrator::run_prepared(detail::Preparation preparation, std::strin
                                        .jitter_seed = options_.jitter_seed,
                                        .lease = std::move(lease),
                                        .lease_duration = options_.lease_duration,
-                                       .heartbeat = options_.heartbeat};
+                                       .heartbeat = options_.heartbeat,
+                                       .spin_before_sleep = options_.spin_before_sleep};
     settings.saved_history.reserve(restored.size());
     for (const TaskRecord& task : restored) settings.saved_history.push_back(task.history.size());
     auto run = std::make_shared<detail::JobExecution>(registry_, std::move(*preparation.job), std::move(settings),

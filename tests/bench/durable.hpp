@@ -11,6 +11,7 @@ struct DurableFigures {
     double memory_ms = 0.0;         // median, the job without a store
     double durable_ms = 0.0;        // median, the same job kept in a SqliteStore (resume of a created job)
     double floor_per_second = 0.0;  // median, tiny WAL transactions SQLite commits per second here
+    double two_commit_ms = 0.0;     // median, the job's records written in two transactions (starts, ends)
     bool ok = true;
 };
 

@@ -409,9 +409,11 @@ private:
         row.ns_per_task = figures.durable_ms * 1e6 / graph.size;
         row.detail = fmt::format(
             "random DAG of {} tasks, up to 4 deps among the previous 50: {:.1f} ms with the SQLite store vs {:.1f} ms "
-            "without ({:.2f}x); {:.0f} durable tasks/s, {:.0f}% of SQLite's floor of {:.0f} tiny WAL transactions/s",
+            "without ({:.2f}x); {:.0f} durable tasks/s, {:.0f}% of SQLite's floor of {:.0f} tiny WAL transactions/s; "
+            "the same records written in two transactions: {:.1f} ms ({:.2f}x the in-memory run)",
             graph.size, figures.durable_ms, figures.memory_ms, ratio, per_second,
-            100.0 * per_second / figures.floor_per_second, figures.floor_per_second);
+            100.0 * per_second / figures.floor_per_second, figures.floor_per_second, figures.two_commit_ms,
+            figures.two_commit_ms / figures.memory_ms);
         row.target = "at most 3x the in-memory run";
         row.target_met = ratio <= 3.0;
         row.result_ok = figures.ok;
@@ -419,7 +421,8 @@ private:
                      {"durable_ms", figures.durable_ms},
                      {"ratio", ratio},
                      {"durable_tasks_per_second", per_second},
-                     {"floor_transactions_per_second", figures.floor_per_second}};
+                     {"floor_transactions_per_second", figures.floor_per_second},
+                     {"two_commit_ms", figures.two_commit_ms}};
         rows_.push_back(std::move(row));
     }
 
