@@ -1,20 +1,27 @@
 // jobgraph: runs a job written as JSON with the built-in services (docs/runner.md).
 //
-//   jobgraph run JOB.json [--workers N] [--json FILE|-] [--dot FILE|-] [--store DB] [--quiet]
+//   jobgraph run JOB.json [--workers N] [--json FILE|-] [--dot FILE|-] [--store STORE] [--quiet]
 //                         [--max-file-size BYTES]
-//   jobgraph resume DB JOB_ID [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
-//   jobgraph approve DB JOB_ID [TASK_ID...] [--reject TASK_ID... [--reason TEXT]]
+//   jobgraph submit JOB.json --store STORE [--max-file-size BYTES]
+//   jobgraph status --store STORE JOB_ID [--wait [--timeout S]] [--json FILE|-]
+//   jobgraph resume STORE JOB_ID [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
+//   jobgraph approve STORE JOB_ID [TASK_ID...] [--reject TASK_ID... [--reason TEXT]]
 //                    [--workers N] [--json FILE|-] [--dot FILE|-] [--quiet]
-//   jobgraph list DB [--json]
-//   jobgraph show DB JOB_ID [--json FILE|-] [--dot FILE|-]
-//   jobgraph cancel DB JOB_ID [--reason TEXT]
+//   jobgraph list STORE [--json]
+//   jobgraph show STORE JOB_ID [--json FILE|-] [--dot FILE|-]
+//   jobgraph cancel STORE JOB_ID [--reason TEXT]
 //   jobgraph validate JOB.json [--max-file-size BYTES]
 //   jobgraph services
+//
+// STORE is a SQLite file, or a PostgreSQL database: a postgres:// or postgresql:// URL, or a
+// libpq keyword string such as "host=/run/postgresql dbname=jobs" (store_location.hpp).
 
 #include <jobgraph/services.hpp>
 #include "job_file.hpp"
+#include "job_status.hpp"
 #include "report.hpp"
 #include "signal_watcher.hpp"
+#include "store_location.hpp"
 #include "stored_jobs.hpp"
 #include "terminal_text.hpp"
 
@@ -38,12 +45,24 @@ using namespace jobgraph::cli;
 struct RunOptions {
     std::string job_path;
     std::uint64_t max_file_size = default_max_job_file_size;
-    std::optional<std::string> store_path;
+    std::optional<std::string> store;
     OutputOptions output;
 };
 
+struct SubmitOptions {
+    std::string job_path;
+    std::uint64_t max_file_size = default_max_job_file_size;
+    std::string store;
+};
+
+struct StatusCommandOptions {
+    std::string store;
+    std::string job_id;
+    StatusOptions status;
+};
+
 struct StoredJobOptions {
-    std::string db;
+    std::string store;
     std::string job_id;
     OutputOptions output;
 };
@@ -56,12 +75,12 @@ struct ApproveOptions {
 };
 
 struct ListOptions {
-    std::string db;
+    std::string store;
     bool json = false;
 };
 
 struct CancelOptions {
-    std::string db;
+    std::string store;
     std::string job_id;
     std::string reason = "cancelled from the command line";
 };
@@ -95,8 +114,8 @@ int run_job(const RunOptions& options, const HandlerRegistry& registry) {
     } catch (const JobFileError& error) {
         return report_job_file_error(error);
     }
-    if (options.store_path) {
-        return run_stored_job(job, *options.store_path, orchestrator, options.output, control);
+    if (options.store) {
+        return run_stored_job(job, StoreLocation(*options.store), orchestrator, options.output, control);
     }
 
     JobResult result;
@@ -112,7 +131,18 @@ int resume_job(const StoredJobOptions& options, const ApprovalDecision* approval
     RunControl control;
     interrupt_on_signals(control);
     const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = options.output.workers});
-    return resume_stored_job(options.db, options.job_id, approval, orchestrator, options.output, control);
+    return resume_stored_job(StoreLocation(options.store), options.job_id, approval, orchestrator, options.output,
+                             control);
+}
+
+int submit_job(const SubmitOptions& options, const HandlerRegistry& registry) {
+    const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = 1});
+    try {
+        const auto job = load_job_file(options.job_path, orchestrator, options.max_file_size);
+        return submit_stored_job(job, StoreLocation(options.store));
+    } catch (const JobFileError& error) {
+        return report_job_file_error(error);
+    }
 }
 
 int approve_job(const ApproveOptions& options, const HandlerRegistry& registry) {
@@ -122,7 +152,7 @@ int approve_job(const ApproveOptions& options, const HandlerRegistry& registry) 
 
 int cancel_job(const CancelOptions& options, const HandlerRegistry& registry) {
     const Orchestrator orchestrator(registry, OrchestratorOptions{.workers = 1});
-    return cancel_stored_job(options.db, options.job_id, options.reason, orchestrator);
+    return cancel_stored_job(StoreLocation(options.store), options.job_id, options.reason, orchestrator);
 }
 
 int validate_job(const ValidateOptions& options, const HandlerRegistry& registry) {
@@ -178,16 +208,20 @@ int report_parse_error(const CLI::App& app, const CLI::ParseError& error) {
     return code == 0 ? exit_succeeded : exit_usage;
 }
 
-// DB and JOB_ID, the first two arguments of every command on a stored job.
-void add_job_arguments(CLI::App* command, std::string& db, std::string& job_id) {
-    command->add_option("db", db, "The SQLite file the job is kept in")->required();
-    command->add_option("job_id", job_id, "The job id printed by run --store (see also: list)")->required();
+constexpr const char* store_description =
+    "The store: a SQLite file, or a PostgreSQL database as a postgres:// URL or a libpq keyword string";
+constexpr const char* job_id_description = "The job id printed by run --store or submit (see also: list)";
+
+// STORE and JOB_ID, the first two arguments of every command on a stored job.
+void add_job_arguments(CLI::App* command, std::string& store, std::string& job_id) {
+    command->add_option("store", store, store_description)->required();
+    command->add_option("job_id", job_id, job_id_description)->required();
 }
 
 CLI::App* add_stored_job_command(CLI::App& app, const std::string& name, const std::string& description,
                                  StoredJobOptions& options) {
     auto* command = app.add_subcommand(name, description);
-    add_job_arguments(command, options.db, options.job_id);
+    add_job_arguments(command, options.store, options.job_id);
     add_output_flags(command, options.output);
     return command;
 }
@@ -203,15 +237,45 @@ int main(int argc, char** argv) {
     app.footer(
         "Exit status: 0 the job succeeded, 1 it failed, 2 bad usage or nothing could run (an invalid job file, an "
         "unknown store or job, a job another runner holds), 3 awaiting approval, 4 cancelled, 130 interrupted by "
-        "SIGINT or SIGTERM (a stored job can then be resumed; a second signal ends the runner at once).");
+        "SIGINT or SIGTERM (a stored job can then be resumed; a second signal ends the runner at once); status "
+        "only: 5 the job has not ended.\n"
+        "STORE is a SQLite file, or a PostgreSQL database: a postgres:// or postgresql:// URL, or a libpq keyword "
+        "string such as \"host=/run/postgresql dbname=jobs\".");
 
     RunOptions run_options;
     auto* run = app.add_subcommand("run", "Run a job file and print a summary");
     run->add_option("job", run_options.job_path, "The job file (JSON)")->required();
     add_output_flags(run, run_options.output);
     add_max_file_size_flag(run, run_options.max_file_size);
-    run->add_option("--store", run_options.store_path,
-                    "Keep the job in a SQLite file; its job id is printed on stderr for resume and approve");
+    run->add_option("--store", run_options.store,
+                    "Keep the job in a store (a SQLite file, or a PostgreSQL URL or keyword string); its job id is "
+                    "printed on stderr for resume and approve");
+
+    SubmitOptions submit_options;
+    auto* submit =
+        app.add_subcommand("submit", "Check a job file as run would and add the job to a store; runs nothing");
+    submit->add_option("job", submit_options.job_path, "The job file (JSON)")->required();
+    submit->add_option("--store", submit_options.store, store_description)->required();
+    add_max_file_size_flag(submit, submit_options.max_file_size);
+    submit->footer("Prints the new job's id alone on stdout. Exit status 0, or 2 for an invalid job file or store.");
+
+    StatusCommandOptions status_options;
+    auto* status = app.add_subcommand("status", "Show how a stored job stands, or wait for it to end");
+    status->add_option("--store", status_options.store, store_description)->required();
+    status->add_option("job_id", status_options.job_id, job_id_description)->required();
+    auto* wait_flag = status->add_flag("--wait", status_options.status.wait,
+                                       "Wait until the job has ended (polls the store every 200 ms, rising to 1 s)");
+    status
+        ->add_option("--timeout", status_options.status.timeout_seconds, "With --wait: give up after this many seconds")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(0.0, 31536000.0).description(""))
+        ->needs(wait_flag);
+    status->add_option("--json", status_options.status.output.json_path,
+                       "Write the job as result JSON to FILE, or to stdout with -");
+    status->footer(
+        "Exit status: as run gives it for a job that has ended (0 succeeded, 1 failed, 3 awaiting approval, "
+        "4 cancelled, 130 interrupted); 5 the job has not ended (yet, or within --timeout); 2 an unknown store or "
+        "job.");
 
     StoredJobOptions resume_options;
     auto* resume = add_stored_job_command(
@@ -234,12 +298,12 @@ int main(int argc, char** argv) {
 
     ListOptions list_options;
     auto* list = app.add_subcommand("list", "List the jobs of a store, newest first");
-    list->add_option("db", list_options.db, "The SQLite file the jobs are kept in")->required();
+    list->add_option("store", list_options.store, store_description)->required();
     list->add_flag("--json", list_options.json, "Print a JSON array instead of a table");
 
     StoredJobOptions show_options;
     auto* show = app.add_subcommand("show", "Show a stored job as it stands, running nothing (also while it runs)");
-    add_job_arguments(show, show_options.db, show_options.job_id);
+    add_job_arguments(show, show_options.store, show_options.job_id);
     show->add_option("--json", show_options.output.json_path,
                      "Write the job as result JSON to FILE, or to stdout with -");
     show->add_option("--dot", show_options.output.dot_path,
@@ -249,7 +313,7 @@ int main(int argc, char** argv) {
     auto* cancel = app.add_subcommand(
         "cancel",
         "Cancel a stored job: the run holding it stops within a second; a job nobody runs is cancelled at once");
-    add_job_arguments(cancel, cancel_options.db, cancel_options.job_id);
+    add_job_arguments(cancel, cancel_options.store, cancel_options.job_id);
     cancel->add_option("--reason", cancel_options.reason, "Written into \"Job cancelled: <reason>\"")
         ->capture_default_str();
 
@@ -268,12 +332,16 @@ int main(int argc, char** argv) {
 
     try {
         if (*run) return run_job(run_options, registry);
+        if (*submit) return submit_job(submit_options, registry);
+        if (*status) {
+            return report_job_status(StoreLocation(status_options.store), status_options.job_id, status_options.status);
+        }
         if (*resume) return resume_job(resume_options, nullptr, registry);
         if (*approve) return approve_job(approve_options, registry);
-        if (*list) return list_stored_jobs(list_options.db, list_options.json);
+        if (*list) return list_stored_jobs(StoreLocation(list_options.store), list_options.json);
         if (*show) {
             if (const auto refused = refuse_conflicting_outputs(show_options.output)) return *refused;
-            return show_stored_job(show_options.db, show_options.job_id, show_options.output);
+            return show_stored_job(StoreLocation(show_options.store), show_options.job_id, show_options.output);
         }
         if (*cancel) return cancel_job(cancel_options, registry);
         if (*validate) return validate_job(validate_options, registry);

@@ -22,6 +22,7 @@ constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_awaiting_approval = 3;
 constexpr int exit_cancelled = 4;
+constexpr int exit_unfinished = 5;  // status: the job has not ended (yet)
 constexpr int exit_interrupted = 130;  // as a shell reports a process ended by SIGINT
 
 /// @brief The flags shared by run, resume and approve.

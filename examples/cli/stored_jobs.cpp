@@ -5,51 +5,33 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <optional>
-#include <system_error>
+#include <cstdio>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace jobgraph::cli {
 namespace {
-
-// The library's messages name the file already; say which file when one does not.
-void report_store_error(const std::string& db, const StoreError& error) {
-    const std::string_view what = error.what();
-    report_error(what.find(db) != std::string_view::npos ? std::string(what) : fmt::format("{}: {}", db, what));
-}
-
-// SqliteStore would create a missing file; a typo in the path should not leave an empty store.
-bool store_exists(const std::string& db) {
-    std::error_code error_code;
-    if (std::filesystem::exists(db, error_code)) return true;
-    report_error(fmt::format("{}: no such job store", db));
-    return false;
-}
-
-std::optional<StoredJob> load_job(SqliteStore& store, const std::string& db, const std::string& job_id) {
-    auto stored = store.load(job_id);
-    if (!stored) report_error(fmt::format("{}: no job \"{}\" in this store", db, job_id));
-    return stored;
-}
 
 std::string plural(std::size_t count, std::string_view noun) {
     return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
 }
 
-int resume_and_report(const std::string& db, SqliteStore& store, const std::string& job_id,
+int resume_and_report(const StoreLocation& location, JobStore& store, const std::string& job_id,
                       const Orchestrator& orchestrator, const OutputOptions& options, RunControl& control) {
     JobResult result;
     {
         const auto progress = make_progress(options);
         result = orchestrator.resume(job_id, store, progress.get(), &control);
     }
-    const int status = report_result(result, options, db);
+    const int status = report_result(result, options, location.display());
     if (!options.quiet) {
         if (result.status == JobStatus::awaiting_approval) {
-            fmt::print(stderr, "to run the planned tasks: jobgraph approve {} {}\n", terminal_safe(db),
+            fmt::print(stderr, "to run the planned tasks: jobgraph approve {} {}\n", location.shell_word(),
                        terminal_safe(job_id));
         } else if (result.status == JobStatus::interrupted) {
-            fmt::print(stderr, "to go on: jobgraph resume {} {}\n", terminal_safe(db), terminal_safe(job_id));
+            fmt::print(stderr, "to go on: jobgraph resume {} {}\n", location.shell_word(), terminal_safe(job_id));
         }
     }
     return status;
@@ -57,27 +39,36 @@ int resume_and_report(const std::string& db, SqliteStore& store, const std::stri
 
 }  // namespace
 
-int run_stored_job(const nlohmann::json& job, const std::string& db, const Orchestrator& orchestrator,
+int run_stored_job(const nlohmann::json& job, const StoreLocation& location, const Orchestrator& orchestrator,
                    const OutputOptions& options, RunControl& control) {
-    try {
-        SqliteStore store(db);
+    return with_store(location, StoreAccess::create, [&](JobStore& store) {
         const std::string job_id = store.create_job(job.get<JobSpec>());
         // Before the run, so the id is known even if this process dies; stderr keeps stdout clean.
         fmt::print(stderr, "job id: {}\n", terminal_safe(job_id));
         std::fflush(stderr);
-        return resume_and_report(db, store, job_id, orchestrator, options, control);
-    } catch (const StoreError& error) {
-        report_store_error(db, error);
-        return exit_usage;
-    }
+        return resume_and_report(location, store, job_id, orchestrator, options, control);
+    });
 }
 
-int resume_stored_job(const std::string& db, const std::string& job_id, const ApprovalDecision* approval,
+int submit_stored_job(const nlohmann::json& job, const StoreLocation& location) {
+    return with_store(location, StoreAccess::create, [&](JobStore& store) {
+        // The id alone on stdout, so that a script can take it: id=$(jobgraph submit ...).
+        fmt::print("{}\n", terminal_safe(store.create_job(job.get<JobSpec>())));
+        return exit_succeeded;
+    });
+}
+
+std::optional<StoredJob> load_stored_job(const JobStore& store, const StoreLocation& location,
+                                         const std::string& job_id) {
+    auto stored = store.load(job_id);
+    if (!stored) report_error(fmt::format("{}: no job \"{}\" in this store", location.display(), job_id));
+    return stored;
+}
+
+int resume_stored_job(const StoreLocation& location, const std::string& job_id, const ApprovalDecision* approval,
                       const Orchestrator& orchestrator, const OutputOptions& options, RunControl& control) {
-    if (!store_exists(db)) return exit_usage;
-    try {
-        SqliteStore store(db);
-        const auto stored = load_job(store, db, job_id);
+    return with_store(location, StoreAccess::existing, [&](JobStore& store) {
+        const auto stored = load_stored_job(store, location, job_id);
         if (!stored) return exit_usage;
         bool ended = stored->result.has_value() && stored->result->status != JobStatus::interrupted;
         if (approval) {
@@ -93,21 +84,19 @@ int resume_stored_job(const std::string& db, const std::string& job_id, const Ap
                        terminal_safe(job_id), to_string(stored->result->status));
             std::fflush(stderr);
         }
-        return resume_and_report(db, store, job_id, orchestrator, options, control);
-    } catch (const StoreError& error) {
-        report_store_error(db, error);
-        return exit_usage;
-    }
+        return resume_and_report(location, store, job_id, orchestrator, options, control);
+    });
 }
 
-int list_stored_jobs(const std::string& db, bool as_json) {
-    if (!store_exists(db)) return exit_usage;
+int list_stored_jobs(const StoreLocation& location, bool as_json) {
     std::vector<JobSummary> jobs;
-    try {
-        jobs = SqliteStore(db).list_jobs();
-    } catch (const StoreError& error) {
-        report_store_error(db, error);
-        return exit_usage;
+    if (const int status = with_store(location, StoreAccess::existing,
+                                      [&](JobStore& store) {
+                                          jobs = store.list_jobs();
+                                          return exit_succeeded;
+                                      });
+        status != exit_succeeded) {
+        return status;
     }
     if (as_json) {
         auto array = nlohmann::json::array();
@@ -149,25 +138,18 @@ int list_stored_jobs(const std::string& db, bool as_json) {
     return exit_succeeded;
 }
 
-int show_stored_job(const std::string& db, const std::string& job_id, const OutputOptions& options) {
-    if (!store_exists(db)) return exit_usage;
-    try {
-        SqliteStore store(db);
-        const auto stored = load_job(store, db, job_id);
+int show_stored_job(const StoreLocation& location, const std::string& job_id, const OutputOptions& options) {
+    return with_store(location, StoreAccess::existing, [&](JobStore& store) {
+        const auto stored = load_stored_job(store, location, job_id);
         if (!stored) return exit_usage;
-        return report_outputs(snapshot_of(*stored), options, db) ? exit_succeeded : exit_usage;
-    } catch (const StoreError& error) {
-        report_store_error(db, error);
-        return exit_usage;
-    }
+        return report_outputs(snapshot_of(*stored), options, location.display()) ? exit_succeeded : exit_usage;
+    });
 }
 
-int cancel_stored_job(const std::string& db, const std::string& job_id, const std::string& reason,
+int cancel_stored_job(const StoreLocation& location, const std::string& job_id, const std::string& reason,
                       const Orchestrator& orchestrator) {
-    if (!store_exists(db)) return exit_usage;
-    try {
-        SqliteStore store(db);
-        const auto stored = load_job(store, db, job_id);
+    return with_store(location, StoreAccess::existing, [&](JobStore& store) {
+        const auto stored = load_stored_job(store, location, job_id);
         if (!stored) return exit_usage;
         if (stored->result && stored->result->status == JobStatus::cancelled) {
             fmt::print("job {} was cancelled already\n", terminal_safe(job_id));
@@ -195,10 +177,7 @@ int cancel_stored_job(const std::string& db, const std::string& job_id, const st
                        terminal_safe(job_id), terminal_safe(busy.what()));
         }
         return exit_succeeded;
-    } catch (const StoreError& error) {
-        report_store_error(db, error);
-        return exit_usage;
-    }
+    });
 }
 
 }  // namespace jobgraph::cli
