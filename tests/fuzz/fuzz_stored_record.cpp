@@ -123,7 +123,7 @@ void apply(Database& db, const std::string& job_id, std::string_view input) {
         const std::string_view key = line.substr(0, tab);
         const std::string_view value = line.substr(tab + 1);
         if (key == "spec") {
-            db.run("UPDATE jobs SET spec = ?1 WHERE id = ?2", {value, job_id}, {});
+            db.run("UPDATE job_specs SET spec = ?1 WHERE job_id = ?2", {value, job_id}, {});
             continue;
         }
         if (key.size() < 2 || (key.back() != '0' && key.back() != '1')) continue;
