@@ -578,7 +578,7 @@ JobResult JobState::take_result(Timestamp completed_at, double wall_ms) {
     order.reserve(keys.size());
     for (const StartKey& key : keys) order.push_back(key.task);
     keys = {};
-    result.tasks = records_.take(order);
+    result.tasks = records_.take(std::move(order));
 
     result.stats = count_statuses(result.tasks);
     result.stats.wall_ms = wall_ms;

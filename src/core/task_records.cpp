@@ -13,7 +13,7 @@ void TaskRecords::truncate(std::size_t size) {
     }
 }
 
-std::vector<TaskRecord> TaskRecords::take(std::span<const std::uint32_t> order) {
+std::vector<TaskRecord> TaskRecords::take(std::vector<std::uint32_t> order) {
     std::vector<TaskRecord> taken;
     if (!more_.empty()) {
         taken.reserve(order.size());
@@ -23,7 +23,7 @@ std::vector<TaskRecord> TaskRecords::take(std::span<const std::uint32_t> order) 
         return taken;
     }
     // Sort the array in place, one cycle of the permutation at a time, and hand it over.
-    std::vector<std::uint32_t> source(order.begin(), order.end());  // source[i]: the record that goes to i
+    std::vector<std::uint32_t>& source = order;  // source[i]: the record that goes to i
     for (std::size_t first = 0; first < source.size(); ++first) {
         if (source[first] == first) continue;
         TaskRecord held = std::move(flat_[first]);

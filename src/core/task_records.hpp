@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <span>
 #include <vector>
 
 namespace jobgraph::detail {
@@ -41,8 +40,8 @@ public:
     }
     /// Drops the records from @p size on.
     void truncate(std::size_t size);
-    /// Every record, in @p order (a permutation of the indices), leaving none behind.
-    std::vector<TaskRecord> take(std::span<const std::uint32_t> order);
+    /// Every record, in @p order (a permutation of the indices, used up), leaving none behind.
+    std::vector<TaskRecord> take(std::vector<std::uint32_t> order);
 
 private:
     std::vector<TaskRecord> flat_;

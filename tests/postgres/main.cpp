@@ -1,6 +1,7 @@
-// The Catch2 runner of the PostgreSQL tests. They need a server: JOBGRAPH_TEST_POSTGRES holds
-// a libpq connection string to a database the tests may create schemas in (docs/store.md).
-// Without it they are skipped, with the exit code ctest reports as a skip, never as a pass.
+// The Catch2 runner of the PostgreSQL tests, the store's and the runner's. They need a server:
+// JOBGRAPH_TEST_POSTGRES holds a libpq connection string to a database the tests may create
+// schemas in (docs/store.md). Without it they are skipped, with the exit code ctest reports as
+// a skip, never as a pass.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -9,7 +10,7 @@
 #include <string_view>
 
 namespace {
-constexpr int skipped_exit_code = 77;  // SKIP_RETURN_CODE in tests/CMakeLists.txt
+constexpr int skipped_exit_code = 77;  // SKIP_RETURN_CODE where the binaries are declared
 }
 
 int main(int argc, char* argv[]) {
